@@ -1,0 +1,41 @@
+import type { RunSummary } from './pipeline.js';
+
+/** The human summary printed on standard error at the end of a run. */
+export function formatSummary(s: RunSummary): string {
+  const lines: string[] = [];
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  lines.push(`tlsentry: read ${s.inputs.join(', ')}`);
+  if (s.skippedInputs.length > 0) lines.push(`  skipped (not a capture): ${s.skippedInputs.join(', ')}`);
+  lines.push(`  packets    ${fmt(s.packets)} (${fmt(s.tcpPackets)} TCP), ${(s.bytes / 1e6).toFixed(1)} MB captured`);
+  const fl = s.flows;
+  const reasons = Object.entries(fl.endReasons)
+    .filter(([, n]) => n > 0)
+    .map(([r, n]) => `${r} ${fmt(n)}`)
+    .join(', ');
+  lines.push(`  flows      ${fmt(fl.flowsCreated)} TCP flows (${reasons || 'none'}); peak ${fmt(fl.maxActive)} at once`);
+  const ds = s.decodeStats as Record<string, unknown> | null;
+  if (ds && typeof ds === 'object') {
+    const parts: string[] = [];
+    for (const k of ['ipv4', 'ipv6', 'tcp', 'udp', 'icmp', 'otherIp', 'notIp', 'fragmentsReassembled']) {
+      const v = ds[k];
+      if (typeof v === 'number' && v > 0) parts.push(`${k} ${fmt(v)}`);
+    }
+    if (parts.length) lines.push(`  decoded    ${parts.join(', ')}`);
+    const nd = ds['notDecoded'];
+    if (nd && typeof nd === 'object' && Object.keys(nd).length > 0) {
+      lines.push(`  not decoded: ${Object.entries(nd as Record<string, number>).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+    }
+  }
+  const an = Object.entries(s.anomalies);
+  if (an.length === 0) lines.push('  anomalies  none');
+  else {
+    lines.push(`  anomalies  ${fmt(an.reduce((a, [, n]) => a + n, 0))}`);
+    for (const [name, n] of an) lines.push(`    ${name.padEnd(44)} ${fmt(n)}`);
+  }
+  lines.push(`  events     ${fmt(s.eventsWritten)} written to ${s.output === '-' ? 'standard output' : s.output}`);
+  lines.push(
+    `  elapsed    ${s.elapsedSec.toFixed(2)} s, ${(s.packetsPerSec / 1e6).toFixed(2)} Mpkt/s, ${s.megabytesPerSec.toFixed(0)} MB/s`,
+  );
+  return lines.join('\n');
+}
+

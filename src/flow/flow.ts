@@ -1,0 +1,142 @@
+import type { StreamParser } from './stream-parser.js';
+import { TcpStream } from './tcp-stream.js';
+
+/** Why a flow's event was written. */
+export type FlowEndReason =
+  | 'fin' // both sides sent FIN
+  | 'rst' // a RST
+  | 'idle_timeout'
+  | 'tuple_reuse' // a new SYN on the same 4-tuple before the old flow closed
+  | 'evicted' // the table was full
+  | 'end_of_input'
+  | 'interrupted'; // the sensor was stopped (SIGINT/SIGTERM)
+
+/** How the client (originator) side was decided. */
+export type ClientBy = 'syn' | 'syn_ack' | 'tls_client_hello' | 'tls_server_hello' | 'port';
+
+export const FLOW_OPEN = 0;
+export const FLOW_CLOSED = 1;
+
+/**
+ * One TCP connection. "Client" is the originator (Zeek's orig, ECS source),
+ * "server" the responder. Stream 0 carries client → server bytes.
+ */
+export class Flow {
+  /** Sequence number within the run, for stable ordering and ids. */
+  readonly serial: number;
+  ipVersion: number;
+  c0: number; c1: number; c2: number; c3: number;
+  s0: number; s1: number; s2: number; s3: number;
+  cPort: number;
+  sPort: number;
+  vlanId: number;
+  clientBy: ClientBy = 'port';
+
+  firstTs: number;
+  lastTs: number;
+  state = FLOW_OPEN;
+  endReason: FlowEndReason = 'end_of_input';
+
+  /** toServer = client's bytes, toClient = server's bytes. */
+  toServer: TcpStream;
+  toClient: TcpStream;
+  parser: StreamParser | null = null;
+  /** Payload seen in either direction (fixes the orientation for good). */
+  sawPayload = false;
+
+  /** Zeek-style history: letters in order of first occurrence. */
+  history = '';
+  private historyMask = 0;
+
+  // table links (owned by FlowTable)
+  hash = 0;
+  bucketNext: Flow | null = null;
+  lruPrev: Flow | null = null;
+  lruNext: Flow | null = null;
+  inClosedList = false;
+
+  constructor(serial: number, ts: number, ipVersion: number) {
+    this.serial = serial;
+    this.firstTs = ts;
+    this.lastTs = ts;
+    this.ipVersion = ipVersion;
+    this.c0 = this.c1 = this.c2 = this.c3 = 0;
+    this.s0 = this.s1 = this.s2 = this.s3 = 0;
+    this.cPort = this.sPort = 0;
+    this.vlanId = 0;
+    this.toServer = new TcpStream(0);
+    this.toClient = new TcpStream(1);
+  }
+
+  /** Swap client and server (only before any payload was delivered). */
+  flip(): void {
+    let t = this.c0; this.c0 = this.s0; this.s0 = t;
+    t = this.c1; this.c1 = this.s1; this.s1 = t;
+    t = this.c2; this.c2 = this.s2; this.s2 = t;
+    t = this.c3; this.c3 = this.s3; this.s3 = t;
+    t = this.cPort; this.cPort = this.sPort; this.sPort = t;
+    const s = this.toServer;
+    this.toServer = this.toClient;
+    this.toClient = s;
+    this.toServer.dir = 0;
+    this.toClient.dir = 1;
+    // History letters were recorded with the old roles: swap their case.
+    let h = '';
+    for (const ch of this.history) h += ch === '^' ? ch : ch === ch.toUpperCase() ? ch.toLowerCase() : ch.toUpperCase();
+    this.history = h;
+    this.historyMask = ((this.historyMask & 0xffff) << 16) | (this.historyMask >>> 16);
+    this.addHistory(0, HIST_FLIPPED);
+  }
+
+  /**
+   * Record a history letter for a direction once (Zeek semantics: upper case
+   * for the originator). Repeating letters (t, g, w) use `addRepeat`.
+   */
+  addHistory(dir: number, letter: number): void {
+    const bit = 1 << (letter + (dir === 0 ? 0 : 16));
+    if ((this.historyMask & bit) !== 0) return;
+    this.historyMask |= bit;
+    const ch = HISTORY_LETTERS[letter];
+    this.history += letter === HIST_FLIPPED ? ch : dir === 0 ? ch.toUpperCase() : ch;
+  }
+
+  /** Zeek logs t, g, w at the 1st, 10th, 100th … occurrence. */
+  addRepeat(dir: number, letter: number, count: number): void {
+    if (count === 1 || count === 10 || count === 100 || count === 1000 || count === 10000 || count === 100000) {
+      const ch = HISTORY_LETTERS[letter];
+      this.history += dir === 0 ? ch.toUpperCase() : ch;
+    }
+  }
+
+  get clientPort(): number {
+    return this.cPort;
+  }
+
+  get serverPort(): number {
+    return this.sPort;
+  }
+
+  get packets(): number {
+    return this.toServer.packets + this.toClient.packets;
+  }
+
+  /** Producer-consumer ratio on payload bytes: +1 pure upload, -1 pure download. */
+  pcr(): number {
+    const out = this.toServer.maxRel, inn = this.toClient.maxRel;
+    const total = out + inn;
+    return total === 0 ? 0 : Math.round(((out - inn) / total) * 10000) / 10000;
+  }
+}
+
+// History letter indexes (bits 0..15 per direction).
+export const HIST_SYN = 0;
+export const HIST_SYNACK = 1;
+export const HIST_ACK = 2;
+export const HIST_DATA = 3;
+export const HIST_FIN = 4;
+export const HIST_RST = 5;
+export const HIST_RETRANS = 6;
+export const HIST_GAP = 7;
+export const HIST_ZEROWIN = 8;
+export const HIST_FLIPPED = 9;
+const HISTORY_LETTERS = ['s', 'h', 'a', 'd', 'f', 'r', 't', 'g', 'w', '^'];

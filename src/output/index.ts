@@ -1,0 +1,2 @@
+export * from './schema.js';
+export { EventWriter, ECS_VERSION } from './writer.js';
