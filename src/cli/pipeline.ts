@@ -4,7 +4,7 @@
  */
 import { openCaptures, forEachPacket } from '../capture/index.js';
 import { PacketRecord } from '../capture/types.js';
-import { Decoder, DECODE_TCP } from '../decode/index.js';
+import { Decoder, DECODE_TCP, type DecodeStatsSnapshot } from '../decode/index.js';
 import { PacketView } from '../decode/packet-view.js';
 import { FlowTable, type Flow, type FlowTableStats, type StreamParserFactory } from '../flow/index.js';
 import { buildFlowEvent, EventWriter } from '../output/index.js';
@@ -28,7 +28,7 @@ export interface RunSummary {
   /** Captured bytes (sum of caplen). */
   bytes: number;
   tcpPackets: number;
-  decodeStats: unknown;
+  decodeStats: DecodeStatsSnapshot;
   flows: FlowTableStats;
   eventsWritten: number;
   output: string;
@@ -72,19 +72,19 @@ export async function runRead(opts: ReadOptions): Promise<RunSummary> {
     if (progress !== null && (packets & 0xffff) === 0) progress.update(reader.bytesRead);
   });
   reader.close();
+  decoder.flushFragments();
   table.flush('end_of_input');
   progress?.done();
   await writer.close();
 
   const elapsedSec = Number(process.hrtime.bigint() - t0) / 1e9;
-  const skipped = (reader as { skipped?: string[] }).skipped ?? [];
   return {
     inputs: opts.inputs,
-    skippedInputs: skipped,
+    skippedInputs: reader.skipped.map((k) => `${k.path} (${k.reason})`),
     packets,
     bytes,
     tcpPackets: table.stats.tcpPackets,
-    decodeStats: decoder.stats,
+    decodeStats: decoder.stats.snapshot(),
     flows: table.stats,
     eventsWritten: writer.written,
     output: opts.output,

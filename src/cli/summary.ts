@@ -13,19 +13,17 @@ export function formatSummary(s: RunSummary): string {
     .map(([r, n]) => `${r} ${fmt(n)}`)
     .join(', ');
   lines.push(`  flows      ${fmt(fl.flowsCreated)} TCP flows (${reasons || 'none'}); peak ${fmt(fl.maxActive)} at once`);
-  const ds = s.decodeStats as Record<string, unknown> | null;
-  if (ds && typeof ds === 'object') {
-    const parts: string[] = [];
-    for (const k of ['ipv4', 'ipv6', 'tcp', 'udp', 'icmp', 'otherIp', 'notIp', 'fragmentsReassembled']) {
-      const v = ds[k];
-      if (typeof v === 'number' && v > 0) parts.push(`${k} ${fmt(v)}`);
-    }
-    if (parts.length) lines.push(`  decoded    ${parts.join(', ')}`);
-    const nd = ds['notDecoded'];
-    if (nd && typeof nd === 'object' && Object.keys(nd).length > 0) {
-      lines.push(`  not decoded: ${Object.entries(nd as Record<string, number>).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
-    }
+  const ds = s.decodeStats;
+  const parts: string[] = [];
+  for (const [k, v] of [['IPv4', ds.ipv4], ['IPv6', ds.ipv6], ['TCP', ds.tcp], ['UDP', ds.udp], ['ICMP', ds.icmp + ds.icmpv6], ['not IP', ds.notIp], ['fragments reassembled', ds.fragments.reassembled]] as const) {
+    if (v > 0) parts.push(`${k} ${fmt(v)}`);
   }
+  for (const [proto, n] of Object.entries(ds.otherIpProtocols)) parts.push(`IP proto ${proto} ${fmt(n)}`);
+  if (parts.length) lines.push(`  decoded    ${parts.join(', ')}`);
+  const tunnels = Object.entries(ds.tunnels).filter(([, n]) => n > 0);
+  if (tunnels.length) lines.push(`  tunnels    ${tunnels.map(([k, n]) => `${k} ${fmt(n)}`).join(', ')}`);
+  const nd = Object.entries(ds.notDecoded);
+  if (nd.length > 0) lines.push(`  not decoded ${nd.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
   const an = Object.entries(s.anomalies);
   if (an.length === 0) lines.push('  anomalies  none');
   else {

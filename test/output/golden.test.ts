@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runRead } from '../../src/cli/pipeline.js';
+import type { FlowEvent } from '../../src/output/schema.js';
+import { goldenCaptures, goldenReadOptions } from './golden-list.js';
+import { missingTools, tempDir, tsharkStreams } from '../helpers/tools.js';
+
+function readEvents(path: string): FlowEvent[] {
+  const text = readFileSync(path, 'utf8').trim();
+  return text === '' ? [] : text.split('\n').map((l) => JSON.parse(l) as FlowEvent);
+}
+
+const captures = goldenCaptures();
+
+test('pcaps/ has golden captures', () => {
+  assert.ok(captures.length >= 5, `found ${captures.length}`);
+});
+
+for (const name of captures) {
+  const expectedPath = join('pcaps', `${name}.expected.ndjson`);
+
+  test(`golden: ${name} gives its expected events`, async () => {
+    assert.ok(existsSync(expectedPath), `${expectedPath} exists (npx tsx scripts/update-golden.ts)`);
+    const out = join(tempDir(), 'events.ndjson');
+    await runRead({ ...goldenReadOptions([join('pcaps', name)]), output: out });
+    assert.deepEqual(readEvents(out), readEvents(expectedPath));
+  });
+
+  test(`golden: ${name} expected flows agree with tshark`, (t) => {
+    const missing = missingTools('tshark');
+    if (missing) return t.skip(missing);
+    if (!existsSync(expectedPath)) return t.skip('no expected file');
+    const flows = readEvents(expectedPath).filter((e) => e.event.dataset === 'tlsentry.flow');
+    const streams = tsharkStreams(join('pcaps', name));
+    assert.equal(flows.length, streams.length, 'one flow per tshark TCP stream');
+    for (const s of streams) {
+      const e = flows.find(
+        (f) => f.source.ip === s.clientIp && f.source.port === s.clientPort && f.destination.port === s.serverPort &&
+          Math.abs(Date.parse(f['@timestamp']) / 1000 - s.firstTime) < 0.002,
+      );
+      assert.ok(e, `flow for tshark stream ${s.stream}`);
+      assert.equal(e.tlsentry.flow.source_payload_bytes, s.clientPayload, `stream ${s.stream} client payload`);
+      assert.equal(e.tlsentry.flow.destination_payload_bytes, s.serverPayload, `stream ${s.stream} server payload`);
+      assert.equal(e.source.packets, s.clientPackets, `stream ${s.stream} client packets`);
+      assert.equal(e.destination.packets, s.serverPackets, `stream ${s.stream} server packets`);
+    }
+  });
+}
