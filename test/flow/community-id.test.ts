@@ -37,3 +37,17 @@ test('addresses print in RFC 5952 form', () => {
   assert.equal(addressText(6, 0, 0, 0xffff, 0x7f000001), '::ffff:127.0.0.1');
   assert.equal(addressText(6, 0xfe800000, 0, 0x02000000, 0), 'fe80::200:0:0:0'); // equal zero runs: the first is compressed
 });
+
+test('flow ids are stable for the same flow and differ for others', async () => {
+  const { Flow, flowId } = await import('../../src/flow/index.js');
+  const ids = new Set<string>();
+  for (let i = 0; i < 20000; i++) {
+    const f = new Flow(i, 1_700_000_000_000_000 + (i >> 4), 4);
+    f.c0 = 0x0a000001; f.s0 = 0x0a000002; f.cPort = 40000 + (i & 15); f.sPort = 443;
+    const id = flowId(f);
+    assert.match(id, /^C[0-9A-Za-z]{11}$/);
+    assert.equal(flowId(f), id);
+    ids.add(id);
+  }
+  assert.equal(ids.size, 20000);
+});
