@@ -1,14 +1,38 @@
 /**
- * The offline pipeline: capture → decode → flow → output. One synchronous
- * loop per buffered chunk of input; the only awaits are between chunks.
+ * The offline pipeline: capture → decode → flow (+ TLS parser) → x509 →
+ * output. One synchronous loop per buffered chunk of input; the only awaits
+ * are between chunks. Work that is asynchronous by nature (an uncached chain
+ * verdict) never blocks the packet loop: the flow's event waits for it
+ * instead, and every such wait is settled before the run ends.
  */
 import { openCaptures, forEachPacket } from '../capture/index.js';
 import { PacketRecord } from '../capture/types.js';
 import { Decoder, DECODE_TCP, type DecodeStatsSnapshot } from '../decode/index.js';
 import { PacketView } from '../decode/packet-view.js';
-import { FlowTable, type Flow, type FlowTableStats, type StreamParserFactory } from '../flow/index.js';
-import { buildFlowEvent, EventWriter } from '../output/index.js';
+import { FlowTable, flowId, type Flow, type FlowTableStats, type StreamParserFactory } from '../flow/index.js';
+import { createTlsParserFactory, TlsParser, type TlsParserOptions, type TlsSessionFacts } from '../tls/index.js';
+import {
+  CertificateCache,
+  ChainJudge,
+  IntermediateCache,
+  TrustStore,
+  certificateNotVisibleVerdict,
+  type CaBundleSpec,
+  type CertificateSummary,
+  type ChainVerdict,
+} from '../x509/index.js';
+import { buildFlowEvent, buildX509Event, EventWriter } from '../output/index.js';
 import { AnomalyCounters } from '../shared/anomalies.js';
+
+export interface X509Options {
+  /** Node's bundled Mozilla roots (default true). */
+  defaultTrust?: boolean;
+  systemTrust?: boolean;
+  bundles?: CaBundleSpec[];
+  /** Let intermediates seen on other connections complete a chain (the verdict says so). */
+  intermediateCache?: boolean;
+  aboutToExpireDays?: number;
+}
 
 export interface ReadOptions {
   inputs: string[];
@@ -18,6 +42,11 @@ export interface ReadOptions {
   idleTimeoutSec?: number;
   /** Show a progress bar on standard error (a terminal and a large input). */
   progress?: boolean;
+  /** TLS analysis (default on); `false` turns it off. */
+  tls?: TlsParserOptions | false;
+  /** Certificate analysis (default on); `false` turns it off. */
+  x509?: X509Options | false;
+  /** A parser factory other than TLS (tests). */
   parserFactory?: StreamParserFactory | null;
 }
 
@@ -30,6 +59,9 @@ export interface RunSummary {
   tcpPackets: number;
   decodeStats: DecodeStatsSnapshot;
   flows: FlowTableStats;
+  tlsFlows: number;
+  certificates: number;
+  verdicts: Record<string, number>;
   eventsWritten: number;
   output: string;
   anomalies: Record<string, number>;
@@ -40,6 +72,8 @@ export interface RunSummary {
   lastPacketMicros: number;
 }
 
+const TLS13 = 0x0304;
+
 export async function runRead(opts: ReadOptions): Promise<RunSummary> {
   const t0 = process.hrtime.bigint();
   const counters = new AnomalyCounters();
@@ -48,13 +82,48 @@ export async function runRead(opts: ReadOptions): Promise<RunSummary> {
   const decoder = new Decoder(counters);
   const view = new PacketView();
   const pkt = new PacketRecord();
+
+  const parserFactory =
+    opts.parserFactory !== undefined ? opts.parserFactory : opts.tls === false ? null : createTlsParserFactory(counters, opts.tls ?? {});
+  const x509 = opts.x509 === false ? null : new CertificateStage(opts.x509 ?? {}, counters);
+
+  let tlsFlows = 0;
+  const pending = new Set<Promise<void>>();
+  const verdicts: Record<string, number> = {};
+
   const onEnd = (f: Flow): void => {
-    writer.write(buildFlowEvent(f));
+    const tls = f.parser instanceof TlsParser ? f.parser.facts : null;
+    if (tls === null || !tls.detected) {
+      writer.write(buildFlowEvent(f, { tls }));
+      return;
+    }
+    tlsFlows++;
+    if (x509 === null) {
+      writer.write(buildFlowEvent(f, { tls }));
+      return;
+    }
+    const id = flowId(f);
+    const client = tls.client.certificates.length > 0 ? x509.summaries(tls.client.certificates, f.firstTs, id, writer) : null;
+    const server = tls.server.certificates.length > 0 ? x509.summaries(tls.server.certificates, f.firstTs, id, writer) : null;
+    const extras = { tls, leaf: server?.[0] ?? null, clientChainSha1: client?.map((c) => c.sha1) };
+    const verdict = x509.verdict(tls, server, f.firstTs);
+    if (verdict === null || !(verdict instanceof Promise)) {
+      if (verdict) verdicts[verdict.validation_status] = (verdicts[verdict.validation_status] ?? 0) + 1;
+      writer.write(buildFlowEvent(f, { ...extras, verdict }));
+      return;
+    }
+    const p = verdict.then((v) => {
+      verdicts[v.validation_status] = (verdicts[v.validation_status] ?? 0) + 1;
+      writer.write(buildFlowEvent(f, { ...extras, verdict: v }));
+    });
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
   };
+
   const table = new FlowTable(counters, onEnd, {
     maxFlows: opts.maxFlows,
     idleTimeoutSec: opts.idleTimeoutSec,
-    parserFactory: opts.parserFactory ?? null,
+    parserFactory,
   });
 
   let packets = 0;
@@ -74,6 +143,7 @@ export async function runRead(opts: ReadOptions): Promise<RunSummary> {
   reader.close();
   decoder.flushFragments();
   table.flush('end_of_input');
+  while (pending.size > 0) await Promise.all([...pending]);
   progress?.done();
   await writer.close();
 
@@ -86,6 +156,9 @@ export async function runRead(opts: ReadOptions): Promise<RunSummary> {
     tcpPackets: table.stats.tcpPackets,
     decodeStats: decoder.stats.snapshot(),
     flows: table.stats,
+    tlsFlows,
+    certificates: x509?.distinct ?? 0,
+    verdicts,
     eventsWritten: writer.written,
     output: opts.output,
     anomalies: counters.toObject(),
@@ -95,6 +168,46 @@ export async function runRead(opts: ReadOptions): Promise<RunSummary> {
     firstPacketMicros: first,
     lastPacketMicros: last,
   };
+}
+
+/** Certificates: one x509 event per distinct certificate, one verdict per chain (cached). */
+class CertificateStage {
+  private readonly certs: CertificateCache;
+  private readonly judge: ChainJudge;
+  distinct = 0;
+
+  constructor(o: X509Options, counters: AnomalyCounters) {
+    this.certs = new CertificateCache({ counters });
+    const trust = TrustStore.fromOptions({ defaultTrust: o.defaultTrust, systemTrust: o.systemTrust, bundles: o.bundles });
+    this.judge = new ChainJudge({
+      trust,
+      certificateCache: this.certs,
+      intermediateCache: o.intermediateCache ? new IntermediateCache(1024) : null,
+      aboutToExpireDays: o.aboutToExpireDays,
+      counters,
+    });
+  }
+
+  summaries(ders: Buffer[], seenMicros: number, flow: string, writer: EventWriter): CertificateSummary[] {
+    return ders.map((der) => {
+      const { summary, firstSeen } = this.certs.get(der);
+      if (firstSeen) {
+        this.distinct++;
+        writer.write(buildX509Event(summary, seenMicros, flow));
+      }
+      return summary;
+    });
+  }
+
+  /** The server chain's verdict: at once when cached, else a promise. */
+  verdict(tls: Readonly<TlsSessionFacts>, chain: CertificateSummary[] | null, atMicros: number): ChainVerdict | Promise<ChainVerdict> | null {
+    if (chain === null) {
+      // TLS 1.3 encrypts the Certificate message: say so rather than leave the fields empty.
+      return tls.version === TLS13 ? certificateNotVisibleVerdict({ sni: tls.sni }) : null;
+    }
+    const ctx = { sni: tls.sni ?? undefined, atMicros };
+    return this.judge.lookup(chain, ctx) ?? this.judge.judge(chain, ctx);
+  }
 }
 
 class ProgressBar {

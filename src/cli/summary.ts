@@ -5,7 +5,10 @@ export function formatSummary(s: RunSummary): string {
   const lines: string[] = [];
   const fmt = (n: number) => n.toLocaleString('en-US');
   lines.push(`tlsentry: read ${s.inputs.join(', ')}`);
-  if (s.skippedInputs.length > 0) lines.push(`  skipped (not a capture): ${s.skippedInputs.join(', ')}`);
+  if (s.skippedInputs.length > 0) {
+    const names = s.skippedInputs.map((k) => k.replace(/ \(.*$/, ''));
+    lines.push(`  skipped    ${names.length} file(s) that are not captures: ${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}`);
+  }
   lines.push(`  packets    ${fmt(s.packets)} (${fmt(s.tcpPackets)} TCP), ${(s.bytes / 1e6).toFixed(1)} MB captured`);
   const fl = s.flows;
   const reasons = Object.entries(fl.endReasons)
@@ -24,6 +27,10 @@ export function formatSummary(s: RunSummary): string {
   if (tunnels.length) lines.push(`  tunnels    ${tunnels.map(([k, n]) => `${k} ${fmt(n)}`).join(', ')}`);
   const nd = Object.entries(ds.notDecoded);
   if (nd.length > 0) lines.push(`  not decoded ${nd.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+  if (s.tlsFlows > 0) {
+    const v = Object.entries(s.verdicts).map(([k, n]) => `${k} ${fmt(n)}`).join(', ');
+    lines.push(`  tls        ${fmt(s.tlsFlows)} TLS flows; ${fmt(s.certificates)} distinct certificates${v ? `; verdicts: ${v}` : ''}`);
+  }
   const an = Object.entries(s.anomalies);
   if (an.length === 0) lines.push('  anomalies  none');
   else {

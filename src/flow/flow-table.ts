@@ -30,6 +30,8 @@ export interface FlowTableOptions {
   /** Interval (seconds) for interim events of long flows; 0 = none. */
   budget?: ReassemblyBudget;
   parserFactory?: StreamParserFactory | null;
+  /** Called once per new flow, after its orientation is decided (enrichment asks early). */
+  onStart?: ((flow: Flow) => void) | null;
 }
 
 export interface FlowTableStats {
@@ -56,6 +58,7 @@ export class FlowTable {
   private readonly parserFactory: StreamParserFactory | null;
   private readonly counters: AnomalyCounters;
   private readonly onEnd: (flow: Flow) => void;
+  private readonly onStart: ((flow: Flow) => void) | null;
 
   // LRU lists: head = least recently active.
   private openHead: Flow | null = null;
@@ -84,6 +87,7 @@ export class FlowTable {
     this.lingerMicros = (options.closedLingerSec ?? 5) * 1e6;
     this.budget = options.budget ?? new ReassemblyBudget();
     this.parserFactory = options.parserFactory ?? null;
+    this.onStart = options.onStart ?? null;
   }
 
   /** Account one decoded TCP packet. */
@@ -176,6 +180,7 @@ export class FlowTable {
     this.stats.flowsCreated++;
     this.stats.active++;
     if (this.stats.active > this.stats.maxActive) this.stats.maxActive = this.stats.active;
+    if (this.onStart !== null) this.onStart(f);
     return f;
   }
 
@@ -286,6 +291,7 @@ export class FlowTable {
     if (f.toClient.gaps !== gc) f.addRepeat(1, HIST_GAP, f.toClient.gaps);
     f.toServer.dispose(this.budget);
     f.toClient.dispose(this.budget);
+    if (f.parser !== null && f.parser.onEnd !== undefined) f.parser.onEnd();
     this.stats.active--;
     this.stats.flowsEnded++;
     this.stats.endReasons[reason]++;

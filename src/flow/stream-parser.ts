@@ -24,6 +24,8 @@ export interface StreamParser {
   onGap(dir: Direction, length: number): void;
   /** False once the parser needs no more bytes at all in either direction. */
   wantsData(): boolean;
+  /** The flow ended (after the last bytes and gaps were delivered): report what was cut short. */
+  onEnd?(): void;
 }
 
 /** Chooses a parser for a new flow (or none). Called once per flow. */

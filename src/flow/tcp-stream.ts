@@ -41,10 +41,10 @@ export class ReassemblyBudget {
   maxHeldPerStream = 256 * 1024;
   /** Out-of-order bytes held across all flows. */
   maxHeldGlobal = 64 * 1024 * 1024;
-  /** Bytes offered to a parser per direction; afterwards bytes are only counted. */
-  depth = 1024 * 1024;
-  /** Largest unconsumed remainder a parser may ask reassembly to keep. */
-  maxParserBuffer = 256 * 1024;
+  /** Bytes offered to a parser per direction (skipped bytes excluded); afterwards bytes are only counted. */
+  depth = 2 * 1024 * 1024;
+  /** Largest unconsumed remainder a parser may ask reassembly to keep (a 1 MiB handshake message plus a record). */
+  maxParserBuffer = 1024 * 1024 + 32 * 1024;
   /** A segment starting more than this beyond the highest byte seen is an anomaly. */
   maxSeqJump = 64 * 1024 * 1024;
   /** An ACK further than this beyond the highest byte seen is not believed (bytes never seen). */

@@ -6,6 +6,8 @@
  * builders here turn them into events, so a field is named in exactly one place.
  */
 import { addressText, communityIdV1, addressBytes, flowId, type Flow } from '../flow/index.js';
+import { cipherSuiteName, ecsVersion, type TlsSessionFacts, type TlsSideFacts } from '../tls/index.js';
+import type { CertificateSummary, ChainVerdict } from '../x509/index.js';
 
 export const SCHEMA_VERSION = '1';
 
@@ -61,9 +63,122 @@ export interface FlowEvent {
     packets: number;
     vlan?: { id: string };
   };
+  tls?: EcsTls;
   tlsentry: {
     schema_version: string;
     flow: FlowFields;
+    tls?: TlsFields;
+    x509?: X509VerdictFields;
+  };
+}
+
+/** ECS `tls.*` (https://www.elastic.co/guide/en/ecs/current/ecs-tls.html). */
+export interface EcsTls {
+  version?: string;
+  version_protocol?: string;
+  cipher?: string;
+  established: boolean;
+  resumed: boolean;
+  next_protocol?: string;
+  client: { server_name?: string; ja3?: string; supported_ciphers?: string[] };
+  server: {
+    ja3s?: string;
+    hash?: { sha1: string; sha256: string };
+    subject?: string;
+    issuer?: string;
+    not_before?: string;
+    not_after?: string;
+  };
+}
+
+export interface TlsRecordCounts {
+  handshake: number;
+  change_cipher_spec: number;
+  alert: number;
+  application_data: number;
+  encrypted_handshake: number;
+  heartbeat: number;
+}
+
+/** What ECS has no field for, under `tlsentry.tls`. */
+export interface TlsFields {
+  /** Zeek's version name (`TLSv13`). */
+  version_name?: string;
+  ja3_string?: string;
+  ja3s_string?: string;
+  ja4?: string;
+  ja4_r?: string;
+  ja4_ro?: string;
+  /** FoxIO License 1.1: only with --ja4s-foxio-license. */
+  ja4s?: string;
+  /** ALPN values the client offered, in order. */
+  alpn: string[];
+  /** The ClientHello carried encrypted_client_hello: the real server name is hidden. */
+  ech: boolean;
+  /** Plaintext before TLS: `http_connect`, `socks5`, `smtp_starttls`, … */
+  prefix?: string;
+  /** TLS started in the responder's direction or mid-stream. */
+  midstream: boolean;
+  hello_retry_request: boolean;
+  /** Zeek ssl_history letters (client upper case). */
+  history: string;
+  last_alert?: string;
+  client_records: TlsRecordCounts;
+  server_records: TlsRecordCounts;
+  /** Ciphertext bytes of application-data records: asymmetry without handshake bytes. */
+  client_app_bytes: number;
+  server_app_bytes: number;
+  /** PCR of application-data bytes. */
+  app_pcr: number;
+  anomalies: string[];
+}
+
+/** The chain verdict, on the flow event. */
+export interface X509VerdictFields {
+  /** Zeek-compatible (OpenSSL) status, or `certificate not visible` under TLS 1.3. */
+  validation_status: string;
+  anomalies: string[];
+  /** The presented server chain, leaf first. */
+  chain_sha1: string[];
+  client_chain_sha1?: string[];
+  anchor?: { kind: string; subject: string; sha256: string };
+  completed_from_cache: boolean;
+  sni_matches_cert?: boolean;
+}
+
+/** One event per distinct certificate (`tlsentry.x509`), ECS `x509.*`. */
+export interface X509Event {
+  '@timestamp': string;
+  event: { kind: 'event'; category: ['network']; type: ['info']; dataset: 'tlsentry.x509'; module: 'tlsentry' };
+  x509: {
+    version_number?: string;
+    serial_number: string;
+    subject: { distinguished_name: string; common_name: string[] };
+    issuer: { distinguished_name: string };
+    not_before?: string;
+    not_after?: string;
+    public_key_algorithm: string;
+    public_key_size?: number;
+    public_key_curve?: string;
+    signature_algorithm: string;
+    alternative_names: string[];
+  };
+  tlsentry: {
+    schema_version: string;
+    x509: {
+      sha1: string;
+      sha256: string;
+      /** The flow that first presented it. */
+      first_seen_flow: string;
+      der_length: number;
+      parse_ok: boolean;
+      basic_constraints?: { ca: boolean; path_len: number | null };
+      key_usage?: string[];
+      extended_key_usage?: string[];
+      self_issued: boolean;
+      unknown_critical_extensions: string[];
+      anomalies: string[];
+    };
   };
 }
 
@@ -74,8 +189,18 @@ export function isoTime(micros: number): string {
   return `${iso.slice(0, 23)}${String(us).padStart(3, '0')}Z`;
 }
 
+/** What later stages found about a flow, added to its event. */
+export interface FlowExtras {
+  tls?: Readonly<TlsSessionFacts> | null;
+  /** Server chain verdict (or `certificate not visible`). */
+  verdict?: ChainVerdict | null;
+  /** Summary of the server's leaf certificate. */
+  leaf?: CertificateSummary | null;
+  clientChainSha1?: string[];
+}
+
 /** The flow event for a finished flow. */
-export function buildFlowEvent(f: Flow): FlowEvent {
+export function buildFlowEvent(f: Flow, extras: FlowExtras = {}): FlowEvent {
   const cIp = addressText(f.ipVersion, f.c0, f.c1, f.c2, f.c3);
   const sIp = addressText(f.ipVersion, f.s0, f.s1, f.s2, f.s3);
   const community = communityIdV1(
@@ -128,5 +253,122 @@ export function buildFlowEvent(f: Flow): FlowEvent {
     },
   };
   if (f.vlanId !== 0) ev.network.vlan = { id: String(f.vlanId) };
+  const tls = extras.tls;
+  if (tls && (tls.detected || tls.clientHello !== null)) addTls(ev, tls, extras);
+  return ev;
+}
+
+function recordCounts(side: TlsSideFacts): TlsRecordCounts {
+  return {
+    handshake: side.handshakeRecords,
+    change_cipher_spec: side.changeCipherSpecRecords,
+    alert: side.alertRecords,
+    application_data: side.applicationDataRecords,
+    encrypted_handshake: side.encryptedHandshakeRecords,
+    heartbeat: side.heartbeatRecords,
+  };
+}
+
+function addTls(ev: FlowEvent, t: Readonly<TlsSessionFacts>, x: FlowExtras): void {
+  const ecs: EcsTls = { established: t.established, resumed: t.resumed, client: {}, server: {} };
+  if (t.version !== null) {
+    const v = ecsVersion(t.version);
+    if (v) {
+      ecs.version = v.version;
+      ecs.version_protocol = v.protocol;
+    }
+  }
+  if (t.cipherName !== null) ecs.cipher = t.cipherName;
+  if (t.alpnSelected !== null) ecs.next_protocol = t.alpnSelected;
+  if (t.sni !== null) ecs.client.server_name = t.sni;
+  if (t.ja3 !== null) ecs.client.ja3 = t.ja3;
+  const ch = t.clientHello;
+  if (ch !== null && ch.cipherSuites.length > 0) ecs.client.supported_ciphers = ch.cipherSuites.map((c) => cipherSuiteName(c) ?? `0x${c.toString(16).padStart(4, '0')}`);
+  if (t.ja3s !== null) ecs.server.ja3s = t.ja3s;
+  const leaf = x.leaf;
+  if (leaf) {
+    ecs.server.hash = { sha1: leaf.sha1.toUpperCase(), sha256: leaf.sha256.toUpperCase() };
+    ecs.server.subject = leaf.subject;
+    ecs.server.issuer = leaf.issuer;
+    if (leaf.not_before !== null) ecs.server.not_before = leaf.not_before;
+    if (leaf.not_after !== null) ecs.server.not_after = leaf.not_after;
+  }
+  ev.tls = ecs;
+  const out = t.client.applicationDataBytes, inn = t.server.applicationDataBytes;
+  const fields: TlsFields = {
+    alpn: [...t.alpnOffered],
+    ech: t.ech,
+    midstream: t.midstream || t.clientDirection !== 0,
+    hello_retry_request: t.helloRetryRequest,
+    history: t.history,
+    client_records: recordCounts(t.client),
+    server_records: recordCounts(t.server),
+    client_app_bytes: out,
+    server_app_bytes: inn,
+    app_pcr: out + inn === 0 ? 0 : Math.round(((out - inn) / (out + inn)) * 10000) / 10000,
+    anomalies: [...t.anomalies],
+  };
+  if (t.versionName !== null) fields.version_name = t.versionName;
+  if (t.ja3String !== null) fields.ja3_string = t.ja3String;
+  if (t.ja3sString !== null) fields.ja3s_string = t.ja3sString;
+  if (t.ja4 !== null) fields.ja4 = t.ja4;
+  if (t.ja4_r !== null) fields.ja4_r = t.ja4_r;
+  if (t.ja4_ro !== null) fields.ja4_ro = t.ja4_ro;
+  if (t.ja4s !== null) fields.ja4s = t.ja4s;
+  if (t.prefix !== null) fields.prefix = t.prefix;
+  if (t.lastAlert !== null) fields.last_alert = t.lastAlert.name;
+  ev.tlsentry.tls = fields;
+  const v = x.verdict;
+  if (v) {
+    const xf: X509VerdictFields = {
+      validation_status: v.validation_status,
+      anomalies: [...v.anomalies],
+      chain_sha1: [...v.chain_sha1],
+      completed_from_cache: v.completed_from_cache,
+    };
+    if (v.anchor) xf.anchor = { kind: v.anchor.kind, subject: v.anchor.subject, sha256: v.anchor.sha256 };
+    if (v.sni_matches_cert !== null) xf.sni_matches_cert = v.sni_matches_cert;
+    if (x.clientChainSha1 && x.clientChainSha1.length > 0) xf.client_chain_sha1 = x.clientChainSha1;
+    ev.tlsentry.x509 = xf;
+  }
+}
+
+/** The `tlsentry.x509` event for a certificate seen for the first time. */
+export function buildX509Event(c: CertificateSummary, seenMicros: number, flowIdText: string): X509Event {
+  const alt = [...c.san.dns, ...c.san.ip, ...c.san.email, ...c.san.uri];
+  const ev: X509Event = {
+    '@timestamp': isoTime(seenMicros),
+    event: { kind: 'event', category: ['network'], type: ['info'], dataset: 'tlsentry.x509', module: 'tlsentry' },
+    x509: {
+      serial_number: c.serial,
+      subject: { distinguished_name: c.subject, common_name: [...c.common_names] },
+      issuer: { distinguished_name: c.issuer },
+      public_key_algorithm: c.public_key.type,
+      signature_algorithm: c.signature_algorithm.name,
+      alternative_names: alt,
+    },
+    tlsentry: {
+      schema_version: SCHEMA_VERSION,
+      x509: {
+        sha1: c.sha1,
+        sha256: c.sha256,
+        first_seen_flow: flowIdText,
+        der_length: c.der_length,
+        parse_ok: c.parse_ok,
+        self_issued: c.self_issued,
+        unknown_critical_extensions: [...c.unknown_critical_extensions],
+        anomalies: [...c.anomalies],
+      },
+    },
+  };
+  if (c.version !== null) ev.x509.version_number = String(c.version);
+  if (c.not_before !== null) ev.x509.not_before = c.not_before;
+  if (c.not_after !== null) ev.x509.not_after = c.not_after;
+  if (c.public_key.bits !== null) ev.x509.public_key_size = c.public_key.bits;
+  if (c.public_key.curve !== null) ev.x509.public_key_curve = c.public_key.curve;
+  const t = ev.tlsentry.x509;
+  if (c.basic_constraints !== null) t.basic_constraints = { ...c.basic_constraints };
+  if (c.key_usage !== null) t.key_usage = [...c.key_usage];
+  if (c.extended_key_usage !== null) t.extended_key_usage = [...c.extended_key_usage];
   return ev;
 }

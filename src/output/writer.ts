@@ -18,7 +18,7 @@ export class EventWriter {
   constructor(target: string) {
     this.target = target;
     try {
-      this.dest = pino.destination({ dest: target === '-' ? 1 : target, sync: false, minLength: 8192, mkdir: true });
+      this.dest = pino.destination({ dest: target === '-' ? 1 : target, sync: false, append: false, minLength: 8192, mkdir: true });
     } catch (err) {
       throw new TlsentryError('ERR_OUTPUT', `cannot open output ${target}: ${(err as Error).message}`, { cause: err });
     }

@@ -47,4 +47,3 @@ export {
   type JudgeStats,
 } from './judge.js';
 export { matchHostname, normalizeSni } from './hostname.js';
-export { ecsTlsServerFields, type EcsTlsServerFields } from './ecs.js';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runRead } from '../../src/cli/pipeline.js';
 import type { FlowEvent } from '../../src/output/schema.js';
-import { makeCert, missingTools, startTcpdump, stopTcpdump, tempDir, tsharkStreams } from '../helpers/tools.js';
+import { isoToMicros, makeCert, missingTools, startTcpdump, stopTcpdump, tempDir, tsharkStreams } from '../helpers/tools.js';
 
 /**
  * Real TLS on loopback (Node's tls, client and server), captured by tcpdump:
@@ -102,14 +102,14 @@ test('every TLS connection is one flow with tshark\'s per-direction payload byte
   assert.equal(summary.flows.flowsCreated, plan.length);
   assert.deepEqual(summary.anomalies, {}, 'no anomalies on clean loopback traffic');
 
-  const key = (ip: string, port: number, sip: string, sport: number, start: number) => `${ip}:${port}>${sip}:${sport}@${start.toFixed(6)}`;
-  const ours = new Map(events.map((e) => [key(e.source.ip, e.source.port, e.destination.ip, e.destination.port, Date.parse(e['@timestamp']) / 1000), e]));
+  const key = (ip: string, port: number, sip: string, sport: number, start: number) => `${ip}:${port}>${sip}:${sport}@${start}`;
+  const ours = new Map(events.map((e) => [key(e.source.ip, e.source.port, e.destination.ip, e.destination.port, isoToMicros(e['@timestamp'])), e]));
   for (const s of streams) {
-    // match on tuple; the start time is compared at millisecond precision via Date.parse
+    // match on the tuple and the exact first-packet time (a reused tuple can restart within a millisecond)
     const e = events.find(
       (ev) =>
         ev.source.ip === s.clientIp && ev.source.port === s.clientPort && ev.destination.ip === s.serverIp && ev.destination.port === s.serverPort &&
-        Math.abs(Date.parse(ev['@timestamp']) / 1000 - s.firstTime) < 0.002,
+        isoToMicros(ev['@timestamp']) === s.firstMicros,
     );
     assert.ok(e, `flow for tshark stream ${s.stream} (${s.clientIp}:${s.clientPort})`);
     assert.equal(e.tlsentry.flow.source_payload_bytes, s.clientPayload, `client bytes of stream ${s.stream}`);

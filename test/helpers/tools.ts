@@ -94,7 +94,8 @@ export interface TsharkStream {
   clientPort: number;
   serverIp: string;
   serverPort: number;
-  firstTime: number;
+  /** First packet time, microseconds since the epoch (exact: tshark prints nanoseconds). */
+  firstMicros: number;
   clientPayload: number;
   serverPayload: number;
   clientPackets: number;
@@ -129,7 +130,7 @@ export function tsharkStreams(file: string, extraArgs: string[] = []): TsharkStr
         clientPort: Number(senderIsClient ? sp : dp),
         serverIp: senderIsClient ? dst : src,
         serverPort: Number(senderIsClient ? dp : sp),
-        firstTime: Number(time),
+        firstMicros: epochToMicros(time),
         clientPayload: 0,
         serverPayload: 0,
         clientPackets: 0,
@@ -147,4 +148,17 @@ export function tsharkStreams(file: string, extraArgs: string[] = []): TsharkStr
     }
   }
   return [...streams.values()].sort((a, b) => a.stream - b.stream);
+}
+
+/** "1748781000.310454000" → 1748781000310454 without floating-point loss. */
+export function epochToMicros(text: string): number {
+  const [sec, frac = ''] = text.split('.');
+  return Number(sec) * 1e6 + Number((frac + '000000').slice(0, 6));
+}
+
+/** An ECS timestamp with microseconds ("2025-06-01T12:30:00.310454Z") → microseconds. */
+export function isoToMicros(text: string): number {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(text);
+  if (!m) throw new Error(`not an ISO timestamp: ${text}`);
+  return Date.parse(m[1] + 'Z') * 1000 + Number(((m[2] ?? '') + '000000').slice(0, 6));
 }

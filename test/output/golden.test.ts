@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { runRead } from '../../src/cli/pipeline.js';
 import type { FlowEvent } from '../../src/output/schema.js';
 import { goldenCaptures, goldenReadOptions } from './golden-list.js';
-import { missingTools, tempDir, tsharkStreams } from '../helpers/tools.js';
+import { isoToMicros, missingTools, tempDir, tsharkStreams } from '../helpers/tools.js';
 
 function readEvents(path: string): FlowEvent[] {
   const text = readFileSync(path, 'utf8').trim();
@@ -38,7 +38,7 @@ for (const name of captures) {
     for (const s of streams) {
       const e = flows.find(
         (f) => f.source.ip === s.clientIp && f.source.port === s.clientPort && f.destination.port === s.serverPort &&
-          Math.abs(Date.parse(f['@timestamp']) / 1000 - s.firstTime) < 0.002,
+          isoToMicros(f['@timestamp']) === s.firstMicros,
       );
       assert.ok(e, `flow for tshark stream ${s.stream}`);
       assert.equal(e.tlsentry.flow.source_payload_bytes, s.clientPayload, `stream ${s.stream} client payload`);

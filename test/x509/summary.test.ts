@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { ecsTlsServerFields, matchHostname, summarizeCertificate, type CertificateSummary } from '../../src/x509/index.js';
+import { matchHostname, summarizeCertificate } from '../../src/x509/index.js';
 import { pki } from './fixtures.js';
 import { spawnSync } from 'node:child_process';
 import { hasTool, issue, keyPair, toPem } from './support.js';
@@ -93,14 +93,6 @@ describe('summarizeCertificate', () => {
       const r = spawnSync('openssl', ['x509', '-noout', '-subject', '-nameopt', 'RFC2253'], { input: toPem(der), encoding: 'utf8' });
       assert.equal(`subject=${summarizeCertificate(der).subject}`, r.stdout.replace(/\n$/, ''));
     }
-  });
-
-  it('ECS tls.server fields', () => {
-    const s: CertificateSummary = summarizeCertificate(pki().c.leaf.der);
-    const e = ecsTlsServerFields(s);
-    assert.equal(e.hash.sha1, s.sha1.toUpperCase());
-    assert.equal(e.subject, s.subject);
-    assert.equal(e.not_after, '2024-09-01T00:00:00Z');
   });
 });
 

@@ -1,0 +1,450 @@
+/**
+ * ClientHello, wire format (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2):
+ *
+ *     struct {
+ *         ProtocolVersion legacy_version;          // 2
+ *         Random random;                           // 32
+ *         opaque legacy_session_id<0..32>;         // 1 + n
+ *         CipherSuite cipher_suites<2..2^16-2>;    // 2 + 2n
+ *         opaque legacy_compression_methods<1..2^8-1>;
+ *         Extension extensions<8..2^16-1>;         // absent in old clients
+ *     } ClientHello;
+ *
+ * and the SSL 2.0-framed CLIENT-HELLO that SSLv3/TLS 1.0 clients once sent
+ * for compatibility (RFC 6101 appendix E.1, RFC 5246 appendix E.2).
+ *
+ * The parser reads in place and copies only the small values it keeps
+ * (session id, names). A hello cut short still yields every field read.
+ */
+import { A } from './anomalies.js';
+import {
+  EXT_ALPN,
+  EXT_EARLY_DATA,
+  EXT_EC_POINT_FORMATS,
+  EXT_ENCRYPTED_CLIENT_HELLO,
+  EXT_KEY_SHARE,
+  EXT_PRE_SHARED_KEY,
+  EXT_PSK_KEY_EXCHANGE_MODES,
+  EXT_QUIC_TRANSPORT_PARAMETERS,
+  EXT_SERVER_NAME,
+  EXT_SESSION_TICKET,
+  EXT_SIGNATURE_ALGORITHMS,
+  EXT_SUPPORTED_GROUPS,
+  EXT_SUPPORTED_VERSIONS,
+} from './constants.js';
+import type { ExtensionRef, ParseResult } from './result.js';
+
+/** What an encrypted_client_hello (0xfe0d) extension shows (draft-ietf-tls-esni §5). */
+export interface EchOffer {
+  /** 0 = outer (the visible hello), 1 = inner; -1 when unreadable. */
+  readonly type: number;
+  readonly kdfId: number;
+  readonly aeadId: number;
+  readonly configId: number;
+  /** Length of the encapsulated key and of the encrypted payload. */
+  readonly encLength: number;
+  readonly payloadLength: number;
+}
+
+export interface ClientHello {
+  /** The hello came in an SSL 2.0 record (ciphers are then 24-bit CIPHER-KINDs). */
+  readonly sslv2: boolean;
+  /** The message ended before its fields did. */
+  readonly truncated: boolean;
+  /** Body length the handshake header declared. */
+  readonly declaredLength: number;
+  /** `legacy_version` (771 for TLS 1.3 clients); -1 if not read. */
+  readonly legacyVersion: number;
+  /** `legacy_session_id` (a copy); null if not read. */
+  readonly sessionId: Buffer | null;
+  /** Cipher suites in wire order, GREASE included. */
+  readonly cipherSuites: readonly number[];
+  readonly compressionMethods: readonly number[];
+  /** Every extension in wire order, GREASE included. */
+  readonly extensions: readonly ExtensionRef[];
+  /** `extensions[i].type`, for fingerprints. */
+  readonly extensionTypes: readonly number[];
+  /** First host_name of server_name (latin1, bytes kept as they were); with ECH, the outer name. */
+  readonly serverName: string | null;
+  readonly serverNameCount: number;
+  /** ALPN protocol names in order (latin1: one char per byte). */
+  readonly alpn: readonly string[];
+  readonly supportedVersions: readonly number[];
+  readonly supportedGroups: readonly number[];
+  readonly ecPointFormats: readonly number[];
+  readonly signatureAlgorithms: readonly number[];
+  readonly keyShareGroups: readonly number[];
+  readonly pskKeyExchangeModes: readonly number[];
+  /** Identities offered in pre_shared_key; -1 when the extension is absent. */
+  readonly pskIdentities: number;
+  readonly earlyData: boolean;
+  /** SessionTicket extension: -1 absent, 0 empty (asks for a ticket), n (presents an n-byte ticket). */
+  readonly sessionTicketLength: number;
+  /** encrypted_client_hello; null when absent. */
+  readonly ech: EchOffer | null;
+  readonly quicTransportParameters: boolean;
+}
+
+type MutableClientHello = {
+  -readonly [K in keyof ClientHello]: ClientHello[K];
+};
+
+function emptyHello(sslv2: boolean, declaredLength: number): MutableClientHello {
+  return {
+    sslv2,
+    truncated: false,
+    declaredLength,
+    legacyVersion: -1,
+    sessionId: null,
+    cipherSuites: [],
+    compressionMethods: [],
+    extensions: [],
+    extensionTypes: [],
+    serverName: null,
+    serverNameCount: 0,
+    alpn: [],
+    supportedVersions: [],
+    supportedGroups: [],
+    ecPointFormats: [],
+    signatureAlgorithms: [],
+    keyShareGroups: [],
+    pskKeyExchangeModes: [],
+    pskIdentities: -1,
+    earlyData: false,
+    sessionTicketLength: -1,
+    ech: null,
+    quicTransportParameters: false,
+  };
+}
+
+function u16(b: Buffer, o: number): number {
+  return (b[o] << 8) | b[o + 1];
+}
+
+/**
+ * Parse a ClientHello body `buf[start, end)`. `declaredLength` is the length
+ * the handshake header gave; when `end - start` is shorter, the hello was cut
+ * and the result is `incomplete` with the fields read so far.
+ */
+export function parseClientHello(
+  buf: Buffer,
+  start: number,
+  end: number,
+  declaredLength: number = end - start,
+): ParseResult<ClientHello> {
+  const ch = emptyHello(false, declaredLength);
+  const issues: number[] = [];
+  const cut = end - start < declaredLength;
+  if (!cut) end = start + declaredLength;
+  const incomplete = (need: number): ParseResult<ClientHello> => {
+    ch.truncated = true;
+    return { status: 'incomplete', needed: need, partial: ch, issues };
+  };
+  const error = (reason: string): ParseResult<ClientHello> => {
+    issues.push(A.clientHelloMalformed);
+    return { status: 'error', reason, partial: ch, issues };
+  };
+
+  let p = start;
+  if (end - p < 2) return incomplete(2 - (end - p));
+  ch.legacyVersion = u16(buf, p);
+  p += 2;
+  if (end - p < 32) return incomplete(32 - (end - p));
+  p += 32;
+  if (end - p < 1) return incomplete(1);
+  const sidLen = buf[p];
+  p += 1;
+  if (sidLen > 32) return error('session id longer than 32');
+  if (end - p < sidLen) return incomplete(sidLen - (end - p));
+  ch.sessionId = Buffer.from(buf.subarray(p, p + sidLen));
+  p += sidLen;
+
+  if (end - p < 2) return incomplete(2 - (end - p));
+  const csLen = u16(buf, p);
+  p += 2;
+  if (csLen % 2 !== 0 || csLen < 2) return error('cipher_suites length odd or zero');
+  const csEnd = p + csLen;
+  const suites: number[] = [];
+  ch.cipherSuites = suites;
+  const csStop = Math.min(csEnd, end);
+  for (; p + 2 <= csStop; p += 2) suites.push(u16(buf, p));
+  if (csEnd > end) return incomplete(csEnd - end);
+
+  if (end - p < 1) return incomplete(1);
+  const cmLen = buf[p];
+  p += 1;
+  if (cmLen < 1) return error('no compression methods');
+  const methods: number[] = [];
+  ch.compressionMethods = methods;
+  const cmEnd = p + cmLen;
+  for (; p < cmEnd && p < end; p++) methods.push(buf[p]);
+  if (cmEnd > end) return incomplete(cmEnd - end);
+
+  if (p === end) {
+    if (cut) return incomplete(declaredLength - (end - start));
+    return { status: 'ok', value: ch, issues };
+  }
+  if (end - p < 2) return incomplete(2 - (end - p));
+  const extLen = u16(buf, p);
+  p += 2;
+  const extEnd = p + extLen;
+  if (!cut && extEnd > end) return error('extensions length beyond the message');
+  const r = parseExtensions(buf, start, p, Math.min(extEnd, end), ch, issues);
+  if (r > 0) return extEnd <= end ? error('extension overruns the extensions block') : incomplete(r);
+  if (cut) return incomplete(declaredLength - (end - start));
+  if (extEnd < end) issues.push(A.clientHelloMalformed);
+  return { status: 'ok', value: ch, issues };
+}
+
+/**
+ * Walk the extensions in `buf[p, end)`; `base` is the body start (offsets are
+ * relative to it). Returns 0 when done, n > 0 when the last extension was cut
+ * at `end` (n more bytes needed).
+ */
+function parseExtensions(
+  buf: Buffer,
+  base: number,
+  p: number,
+  end: number,
+  ch: MutableClientHello,
+  issues: number[],
+): number {
+  const exts: ExtensionRef[] = [];
+  const types: number[] = [];
+  ch.extensions = exts;
+  ch.extensionTypes = types;
+  let seen = 0; // bitmap of a few types for duplicate detection
+  let seenOther: Set<number> | null = null;
+  while (p < end) {
+    if (end - p < 4) return 4 - (end - p);
+    const type = u16(buf, p);
+    const len = u16(buf, p + 2);
+    p += 4;
+    exts.push({ type, offset: p - base, length: len });
+    types.push(type);
+    // Duplicate detection (RFC 8446 §4.2: at most one of each type).
+    if (type < 32) {
+      const bit = 1 << type;
+      if ((seen & bit) !== 0) issues.push(A.clientHelloDuplicateExtension);
+      seen |= bit;
+    } else {
+      if (seenOther === null) seenOther = new Set();
+      if (seenOther.has(type)) issues.push(A.clientHelloDuplicateExtension);
+      seenOther.add(type);
+    }
+    if (end - p < len) {
+      // Cut inside this extension's value: keep its type, skip its value.
+      return len - (end - p);
+    }
+    if (!parseExtensionValue(buf, p, p + len, type, ch)) issues.push(A.clientHelloBadExtension);
+    if (type === EXT_SERVER_NAME && ch.serverNameCount > 1) issues.push(A.clientHelloManyServerNames);
+    p += len;
+  }
+  return 0;
+}
+
+/** Read a `uint16 list<..>` of 16-bit values; null when the lengths disagree. */
+function u16List(buf: Buffer, p: number, end: number): number[] | null {
+  if (end - p < 2) return null;
+  const len = u16(buf, p);
+  p += 2;
+  if (len % 2 !== 0 || p + len !== end) return null;
+  const out: number[] = [];
+  for (; p < end; p += 2) out.push(u16(buf, p));
+  return out;
+}
+
+function parseExtensionValue(buf: Buffer, p: number, end: number, type: number, ch: MutableClientHello): boolean {
+  switch (type) {
+    case EXT_SERVER_NAME: {
+      // ServerNameList: uint16 len, { uint8 type; uint16 len; name }.
+      if (end === p) return true; // allowed in a ServerHello; tolerated here
+      if (end - p < 2) return false;
+      const listEnd = p + 2 + u16(buf, p);
+      if (listEnd !== end) return false;
+      p += 2;
+      let count = 0;
+      while (p < end) {
+        if (end - p < 3) return false;
+        const nameType = buf[p];
+        const nameLen = u16(buf, p + 1);
+        p += 3;
+        if (end - p < nameLen) return false;
+        if (nameType === 0) {
+          if (count === 0) ch.serverName = buf.toString('latin1', p, p + nameLen);
+          count++;
+        }
+        p += nameLen;
+      }
+      ch.serverNameCount = count;
+      return true;
+    }
+    case EXT_ALPN: {
+      if (end - p < 2) return false;
+      if (p + 2 + u16(buf, p) !== end) return false;
+      p += 2;
+      const names: string[] = [];
+      ch.alpn = names;
+      while (p < end) {
+        const n = buf[p];
+        p += 1;
+        if (end - p < n) return false;
+        names.push(buf.toString('latin1', p, p + n));
+        p += n;
+      }
+      return true;
+    }
+    case EXT_SUPPORTED_VERSIONS: {
+      if (end - p < 1) return false;
+      const len = buf[p];
+      p += 1;
+      if (len % 2 !== 0 || p + len !== end) return false;
+      const v: number[] = [];
+      for (; p < end; p += 2) v.push(u16(buf, p));
+      ch.supportedVersions = v;
+      return true;
+    }
+    case EXT_SUPPORTED_GROUPS: {
+      const l = u16List(buf, p, end);
+      if (l === null) return false;
+      ch.supportedGroups = l;
+      return true;
+    }
+    case EXT_SIGNATURE_ALGORITHMS: {
+      const l = u16List(buf, p, end);
+      if (l === null) return false;
+      ch.signatureAlgorithms = l;
+      return true;
+    }
+    case EXT_EC_POINT_FORMATS: {
+      if (end - p < 1) return false;
+      const len = buf[p];
+      p += 1;
+      if (p + len !== end) return false;
+      const f: number[] = [];
+      for (; p < end; p++) f.push(buf[p]);
+      ch.ecPointFormats = f;
+      return true;
+    }
+    case EXT_KEY_SHARE: {
+      // KeyShareClientHello: uint16 len, { NamedGroup group; opaque key<1..2^16-1> }.
+      if (end - p < 2) return false;
+      if (p + 2 + u16(buf, p) !== end) return false;
+      p += 2;
+      const groups: number[] = [];
+      ch.keyShareGroups = groups;
+      while (p < end) {
+        if (end - p < 4) return false;
+        groups.push(u16(buf, p));
+        const klen = u16(buf, p + 2);
+        p += 4 + klen;
+        if (p > end) return false;
+      }
+      return true;
+    }
+    case EXT_PSK_KEY_EXCHANGE_MODES: {
+      if (end - p < 1) return false;
+      const len = buf[p];
+      p += 1;
+      if (p + len !== end) return false;
+      const m: number[] = [];
+      for (; p < end; p++) m.push(buf[p]);
+      ch.pskKeyExchangeModes = m;
+      return true;
+    }
+    case EXT_PRE_SHARED_KEY: {
+      // OfferedPsks: identities<7..2^16-1> { identity<1..2^16-1>; uint32 age }, binders<33..2^16-1>.
+      ch.pskIdentities = 0;
+      if (end - p < 2) return false;
+      const idEnd = p + 2 + u16(buf, p);
+      if (idEnd > end) return false;
+      p += 2;
+      let n = 0;
+      while (p < idEnd) {
+        if (idEnd - p < 2) return false;
+        p += 2 + u16(buf, p) + 4;
+        if (p > idEnd) return false;
+        n++;
+      }
+      ch.pskIdentities = n;
+      if (end - p < 2 || p + 2 + u16(buf, p) !== end) return false;
+      return true;
+    }
+    case EXT_EARLY_DATA:
+      ch.earlyData = true;
+      return end === p;
+    case EXT_SESSION_TICKET:
+      ch.sessionTicketLength = end - p;
+      return true;
+    case EXT_QUIC_TRANSPORT_PARAMETERS:
+      ch.quicTransportParameters = true;
+      return true;
+    case EXT_ENCRYPTED_CLIENT_HELLO: {
+      // ECHClientHello: uint8 type; outer: HpkeSymmetricCipherSuite (kdf, aead), uint8 config_id,
+      // opaque enc<0..2^16-1>, opaque payload<1..2^16-1>; inner: nothing more.
+      if (end - p < 1) {
+        ch.ech = { type: -1, kdfId: -1, aeadId: -1, configId: -1, encLength: -1, payloadLength: -1 };
+        return false;
+      }
+      const echType = buf[p];
+      if (echType !== 0 || end - p < 8) {
+        ch.ech = { type: echType, kdfId: -1, aeadId: -1, configId: -1, encLength: -1, payloadLength: -1 };
+        return echType === 1 ? end - p === 1 : false;
+      }
+      const kdfId = u16(buf, p + 1);
+      const aeadId = u16(buf, p + 3);
+      const configId = buf[p + 5];
+      const encLength = u16(buf, p + 6);
+      let q = p + 8 + encLength;
+      let payloadLength = -1;
+      if (end - q >= 2) {
+        payloadLength = u16(buf, q);
+        q += 2 + payloadLength;
+      }
+      ch.ech = { type: 0, kdfId, aeadId, configId, encLength, payloadLength };
+      return q === end;
+    }
+    default:
+      return true;
+  }
+}
+
+/**
+ * SSL 2.0 CLIENT-HELLO (the bytes after the 2-byte record header):
+ *
+ *     char MSG-CLIENT-HELLO            // 1
+ *     char CLIENT-VERSION-MSB, -LSB    // 0x0002, or 0x0300/0x0301.. for v3-capable clients
+ *     char CIPHER-SPECS-LENGTH-MSB, -LSB
+ *     char SESSION-ID-LENGTH-MSB, -LSB
+ *     char CHALLENGE-LENGTH-MSB, -LSB
+ *     char CIPHER-SPECS-DATA[]         // 3 bytes each; 0x00XXYY is TLS suite XXYY
+ *     char SESSION-ID-DATA[]
+ *     char CHALLENGE-DATA[]
+ *
+ * Cipher kinds are kept as 24-bit values in `cipherSuites`.
+ */
+export function parseSslv2ClientHello(buf: Buffer, start: number, end: number): ParseResult<ClientHello> {
+  const ch = emptyHello(true, end - start);
+  const issues: number[] = [];
+  const error = (reason: string): ParseResult<ClientHello> => {
+    issues.push(A.sslv2Malformed);
+    return { status: 'error', reason, partial: ch, issues };
+  };
+  if (end - start < 9) {
+    ch.truncated = true;
+    return { status: 'incomplete', needed: 9 - (end - start), partial: ch, issues };
+  }
+  if (buf[start] !== 1) return error('not a CLIENT-HELLO');
+  ch.legacyVersion = u16(buf, start + 1);
+  const csLen = u16(buf, start + 3);
+  const sidLen = u16(buf, start + 5);
+  const chalLen = u16(buf, start + 7);
+  let p = start + 9;
+  if (csLen % 3 !== 0) return error('cipher specs length not a multiple of 3');
+  if (p + csLen + sidLen + chalLen !== end) return error('lengths do not add up');
+  const suites: number[] = [];
+  for (const stop = p + csLen; p < stop; p += 3) suites.push((buf[p] << 16) | (buf[p + 1] << 8) | buf[p + 2]);
+  ch.cipherSuites = suites;
+  ch.sessionId = Buffer.from(buf.subarray(p, p + sidLen));
+  return { status: 'ok', value: ch, issues };
+}
