@@ -8,7 +8,7 @@
 #   bench/.cache/tls-bulk.pcap        >= 500 MB of MTU-sized TLS: 6 parallel 64 MiB
 #                                     downloads, 3 parallel 48 MiB uploads and 300
 #                                     small downloads, curl <-> Node https, TLS 1.3
-#   bench/.cache/tls-handshakes.pcap  8000 short TLS connections (Node client <->
+#   bench/.cache/tls-handshakes.pcap  30000 short TLS connections (Node client <->
 #                                     Node https): handshake, one small GET, close.
 #                                     TLS 1.2 for a third, ALPN offers vary, every
 #                                     fifth resumes a session, 50 SNI names.
@@ -82,7 +82,7 @@ gen_tls_bulk() {
 }
 
 gen_tls_handshakes() {
-  pg_ns node "$CLI" --ca "$P/ca.pem" --host 127.0.0.1 --port 443 --count 8000 --concurrency 16 \
+  pg_ns node "$CLI" --ca "$P/ca.pem" --host 127.0.0.1 --port 443 --count 30000 --concurrency 16 \
     --vary --sni-pattern 'h{n}.bench.test' --sni-count 50 --wait close \
     --send 'GET /bytes/{size} HTTP/1.1\r\nHost: {sni}\r\nUser-Agent: tlsentry-bench/{i}\r\nConnection: close\r\n\r\n' >&2
 }

@@ -218,6 +218,14 @@ export async function forEachPacket(
       return;
     } else {
       await reader.fill();
+      // A regular file is read synchronously, so awaiting fill() alone would
+      // never let I/O callbacks run: yield once per chunk so output writes,
+      // async verdicts and timers make progress and memory stays bounded.
+      await yieldToEventLoop();
     }
   }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

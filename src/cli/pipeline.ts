@@ -173,19 +173,31 @@ export async function runRead(opts: ReadOptions): Promise<RunSummary> {
 /** Certificates: one x509 event per distinct certificate, one verdict per chain (cached). */
 class CertificateStage {
   private readonly certs: CertificateCache;
-  private readonly judge: ChainJudge;
+  private readonly options: X509Options;
+  private readonly counters: AnomalyCounters;
+  private judgeInstance: ChainJudge | null = null;
   distinct = 0;
 
   constructor(o: X509Options, counters: AnomalyCounters) {
+    this.options = o;
+    this.counters = counters;
     this.certs = new CertificateCache({ counters });
-    const trust = TrustStore.fromOptions({ defaultTrust: o.defaultTrust, systemTrust: o.systemTrust, bundles: o.bundles });
-    this.judge = new ChainJudge({
-      trust,
-      certificateCache: this.certs,
-      intermediateCache: o.intermediateCache ? new IntermediateCache(1024) : null,
-      aboutToExpireDays: o.aboutToExpireDays,
-      counters,
-    });
+  }
+
+  /** The trust store is parsed on the first chain to judge (a run without one pays nothing). */
+  private get judge(): ChainJudge {
+    if (this.judgeInstance === null) {
+      const o = this.options;
+      const trust = TrustStore.fromOptions({ defaultTrust: o.defaultTrust, systemTrust: o.systemTrust, bundles: o.bundles });
+      this.judgeInstance = new ChainJudge({
+        trust,
+        certificateCache: this.certs,
+        intermediateCache: o.intermediateCache ? new IntermediateCache(1024) : null,
+        aboutToExpireDays: o.aboutToExpireDays,
+        counters: this.counters,
+      });
+    }
+    return this.judgeInstance;
   }
 
   summaries(ders: Buffer[], seenMicros: number, flow: string, writer: EventWriter): CertificateSummary[] {
@@ -206,7 +218,8 @@ class CertificateStage {
       return tls.version === TLS13 ? certificateNotVisibleVerdict({ sni: tls.sni }) : null;
     }
     const ctx = { sni: tls.sni ?? undefined, atMicros };
-    return this.judge.lookup(chain, ctx) ?? this.judge.judge(chain, ctx);
+    const judge = this.judge;
+    return judge.lookup(chain, ctx) ?? judge.judge(chain, ctx);
   }
 }
 

@@ -110,6 +110,8 @@ export class ChainJudge {
   readonly certificates: CertificateCache;
   readonly stats: JudgeStats = { calls: 0, cacheHits: 0, validations: 0 };
   private readonly verdicts: LruMap<string, Entry>;
+  /** Validations under way, by chain: a burst of connections to one server shares one. */
+  private readonly inflight = new Map<string, Promise<Window>>();
   private readonly counters: AnomalyCounters | undefined;
   private trustGeneration: number;
 
@@ -133,8 +135,22 @@ export class ChainJudge {
     const hit = this.cached(resolved, ctx);
     if (hit) return hit;
     const role = ctx.role ?? 'server';
+    const key = `${role}|${resolved.key}`;
+    const running = this.inflight.get(key);
+    if (running !== undefined) {
+      await running;
+      const shared = this.cached(resolved, ctx);
+      if (shared) return shared;
+    }
     const entry = this.entryFor(resolved, role, true)!;
-    const window = await this.compute(resolved.parsed, entry, ctx.atMicros, role === 'server');
+    const computing = this.compute(resolved.parsed, entry, ctx.atMicros, role === 'server');
+    this.inflight.set(key, computing);
+    let window: Window;
+    try {
+      window = await computing;
+    } finally {
+      if (this.inflight.get(key) === computing) this.inflight.delete(key);
+    }
     this.stats.validations++;
     const verdict = this.finish(entry, window, ctx.sni, role);
     this.count(verdict);
