@@ -208,7 +208,9 @@ export class FlowTable {
       f.sawPayload = true;
       f.addHistory(dir, HIST_DATA);
       const gapsBefore = s.gaps;
-      const r = s.onSegment(v.seq, v.payload, v.payloadOffset, v.payloadLength, wireLen, f.parser, this.budget, c);
+      // Data on a SYN (TCP Fast Open) starts after the SYN's own sequence number.
+      const seq = (flags & TCP_SYN) !== 0 ? (v.seq + 1) >>> 0 : v.seq;
+      const r = s.onSegment(seq, v.payload, v.payloadOffset, v.payloadLength, wireLen, f.parser, this.budget, c);
       if (r === 0) f.addRepeat(dir, HIST_RETRANS, s.retransmits);
       if (s.gaps !== gapsBefore) f.addRepeat(dir, HIST_GAP, s.gaps);
     } else if ((flags & (TCP_SYN | TCP_FIN | TCP_RST)) === 0 && (flags & TCP_ACK) !== 0) {

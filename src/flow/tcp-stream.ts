@@ -116,7 +116,15 @@ export class TcpStream {
 
   /** Record a SYN (or SYN-ACK) from this side. Returns false if it changed an existing ISN. */
   onSyn(seq: number): boolean {
-    if (this.synSeen) return this.isn === seq;
+    if (this.synSeen) {
+      if (this.isn === seq) return true;
+      // A SYN-ACK repeated with another ISN before any data (a server that
+      // restarted the handshake, as in TCP Fast Open fallbacks): remember it;
+      // the peer's ACK or the first data segment tells which ISN is real.
+      // Once data flowed, the first ISN stays (Zeek issue 3313).
+      if (this.noDataYet() && this.altIsns.length < 4 && !this.altIsns.includes(seq)) this.altIsns.push(seq);
+      return false;
+    }
     this.synSeen = true;
     this.isn = seq;
     if (!this.based || (this.maxRel === 0 && this.held === null)) {
@@ -126,6 +134,26 @@ export class TcpStream {
       this.maxRel = 0;
     }
     return true;
+  }
+
+  /** Other ISNs this side's SYN carried before data flowed. */
+  private altIsns: number[] = [];
+
+  private noDataYet(): boolean {
+    return this.maxRel === 0 && this.held === null && this.offered === 0;
+  }
+
+  /** Switch to an alternative ISN when `next` (an ACK or a first data byte) points just past it. */
+  private adoptIsnFor(next: number): void {
+    if (this.altIsns.length === 0 || !this.noDataYet()) return;
+    const isn = (next - 1) >>> 0;
+    if (isn === this.isn || !this.altIsns.includes(isn)) return;
+    this.altIsns = this.altIsns.filter((x) => x !== isn);
+    this.altIsns.push(this.isn);
+    this.isn = isn;
+    this.base = (isn + 1) >>> 0;
+    this.nextRel = 0;
+    this.ackedRel = -1;
   }
 
   /**
@@ -146,7 +174,7 @@ export class TcpStream {
     if (!this.based) {
       this.based = true;
       this.base = seq >>> 0;
-    }
+    } else if (this.altIsns.length > 0) this.adoptIsnFor(seq);
     const rel = this.relOf(seq);
     const end = rel + wireLen;
     if (rel > this.maxRel + budget.maxSeqJump || end < this.nextRel - budget.maxSeqJump) {
@@ -205,6 +233,7 @@ export class TcpStream {
   /** The peer acknowledged `ack` (absolute) of this direction. */
   onPeerAck(ack: number, budget: ReassemblyBudget): void {
     if (!this.based) return;
+    if (this.altIsns.length > 0) this.adoptIsnFor(ack);
     const r = this.relOf(ack);
     if (r > this.ackedRel && r <= this.maxRel + budget.maxAckAhead) this.ackedRel = r;
   }

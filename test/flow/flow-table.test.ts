@@ -279,3 +279,32 @@ test('bytes cut by the snap length are counted from sequence numbers and reporte
   assert.equal(f.toServer.missed, 1300);
   assert.deepEqual((f.parser as ByteSink).gaps[0], [1300]);
 });
+
+test('data on a SYN (TCP Fast Open) starts after the SYN sequence number', () => {
+  const { t, ended } = table({ parser: () => new ByteSink() });
+  const data = Buffer.from('fast open hello');
+  t.process(tcpView({ ts: 1, fromClient: true, seq: 1000, flags: F.SYN, payload: data }));
+  t.process(tcpView({ ts: 2, fromClient: false, seq: 5000, ack: 1001 + data.length, flags: F.SA }));
+  // the client retransmits the same bytes after the handshake (server ignored the SYN data)
+  t.process(tcpView({ ts: 3, fromClient: true, seq: 1001, ack: 5001, flags: F.PA, payload: data }));
+  t.process(tcpView({ ts: 4, fromClient: true, seq: 1001 + data.length, ack: 5001, flags: F.PA, payload: Buffer.from('!') }));
+  t.flush();
+  assert.equal(ended.length, 1);
+  assert.equal(ended[0].toServer.maxRel, data.length + 1);
+  assert.deepEqual((ended[0].parser as ByteSink).stream(0), Buffer.concat([data, Buffer.from('!')]));
+  assert.equal(ended[0].toServer.retransmits, 1);
+});
+
+test('a SYN-ACK repeated with another ISN: the one the client acknowledges is used', () => {
+  const { t, ended, counters } = table({ parser: () => new ByteSink() });
+  t.process(tcpView({ ts: 1, fromClient: true, seq: 100, flags: F.SYN }));
+  t.process(tcpView({ ts: 2, fromClient: false, seq: 7000, ack: 101, flags: F.SA }));
+  t.process(tcpView({ ts: 3, fromClient: false, seq: 9000, ack: 101, flags: F.SA }));
+  t.process(tcpView({ ts: 4, fromClient: false, seq: 7000, ack: 101, flags: F.SA }));
+  t.process(tcpView({ ts: 5, fromClient: true, seq: 101, ack: 9001, flags: F.ACK }));
+  t.process(tcpView({ ts: 6, fromClient: false, seq: 9001, ack: 101, flags: F.PA, payload: Buffer.from('server data') }));
+  t.flush();
+  assert.equal(ended[0].toClient.maxRel, 11);
+  assert.equal((ended[0].parser as ByteSink).stream(1).toString(), 'server data');
+  assert.equal(counters.get('flow.tcp.seq_jump'), 0);
+});

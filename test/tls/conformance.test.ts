@@ -1,9 +1,8 @@
 /**
- * Unit-level conformance against ../shared/conformance (FoxIO JA4 outputs,
- * Zeek ssl.log baselines, Suricata-verify checks, tshark's JA3/JA3S), with a
- * test-only capture reader and TCP reassembly (helpers/pcap.ts) driving
- * TlsParser. The lead's full-pipeline conformance tests replace the reader
- * with the real stages; these pin the TLS stage on its own.
+ * Conformance against ../shared/conformance (FoxIO JA4 outputs, Zeek ssl.log
+ * baselines, Suricata-verify checks, tshark's JA3/JA3S): every capture goes
+ * through the real stages — capture, decode, flow table with TCP reassembly,
+ * TLS parser — and the sessions' facts are compared with each source.
  *
  * Each test prints matched/total. Every known difference is listed in
  * EXPLAINED with its reason, and the test fails on any other.
@@ -11,11 +10,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { describe, it, type TestContext } from 'node:test';
+import { before, describe, it, type TestContext } from 'node:test';
 
 import { AnomalyCounters } from '../../src/shared/anomalies.js';
-import { ja3s, TlsParser, type TlsSessionFacts } from '../../src/tls/index.js';
-import { runCapture, type CapturedFlow } from './helpers/pcap.js';
+import { ja3s, type TlsSessionFacts } from '../../src/tls/index.js';
+import { pipelineFlows, type PipelineFlow } from '../helpers/pipeline-flows.js';
 
 const ROOT = new URL('../../../shared/conformance/', import.meta.url).pathname;
 const present = existsSync(ROOT);
@@ -37,20 +36,25 @@ const EXPLAINED: Record<string, string> = {
     'Besides the version (above): the hello has no signature algorithms; Suricata hashes "<extensions>_" with a trailing "_", FoxIO\'s spec and rust implementation hash without it (c39ab67fec8e, not ce66f3b797c1).',
 };
 
-const runs = new Map<string, CapturedFlow<TlsParser>[]>();
-function flowsOf(rel: string): CapturedFlow<TlsParser>[] {
-  let r = runs.get(rel);
-  if (r === undefined) {
-    r = runCapture(ROOT + rel, () => new TlsParser(new AnomalyCounters()));
-    for (const f of r) f.parser.finish();
-    runs.set(rel, r);
-  }
+/** Flows of every conformance capture, read once through the pipeline before the tests. */
+const runs = new Map<string, PipelineFlow[]>();
+function flowsOf(rel: string): PipelineFlow[] {
+  const r = runs.get(rel);
+  if (r === undefined) throw new Error(`${rel} was not read in before()`);
   return r;
 }
 
-/** The session on these ports (a 4-tuple reused after a RST gives several flows: take the TLS one). */
+/**
+ * The session on these ports (a 4-tuple reused after a RST gives several
+ * flows: take the TLS one). The sources name the TLS client's port first;
+ * the flow table's orientation (SYN sender) normally agrees, and a flow whose
+ * TLS client turned out to be the responder is matched the other way round.
+ */
 function session(rel: string, clientPort: string | number, serverPort: string | number): TlsSessionFacts | null {
-  const c = flowsOf(rel).filter((f) => String(f.clientPort) === String(clientPort) && String(f.serverPort) === String(serverPort));
+  const cp = String(clientPort), sp = String(serverPort);
+  const c = flowsOf(rel).filter(
+    (f) => (String(f.clientPort) === cp && String(f.serverPort) === sp) || (String(f.clientPort) === sp && String(f.serverPort) === cp),
+  );
   const hit = c.find((f) => f.parser.facts.detected) ?? c[0];
   return hit ? hit.parser.facts : null;
 }
@@ -80,7 +84,13 @@ class Tally {
   }
 }
 
-describe('conformance (unit level)', { skip }, () => {
+describe('conformance through the pipeline', { skip }, () => {
+  before(async () => {
+    for (const sub of ['ja4', 'zeek', 'suricata-verify']) {
+      for (const rel of captures(sub)) runs.set(rel, await pipelineFlows(ROOT + rel));
+    }
+  });
+
   it('JA4, ja4_r, ja4_ro and SNI equal FoxIO python output', (t) => {
     const tally = new Tally();
     for (const rel of captures('ja4')) {
