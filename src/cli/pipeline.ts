@@ -9,7 +9,7 @@ import { openCaptures, forEachPacket } from '../capture/index.js';
 import { PacketRecord } from '../capture/types.js';
 import { Decoder, DECODE_TCP, type DecodeStatsSnapshot } from '../decode/index.js';
 import { PacketView } from '../decode/packet-view.js';
-import { FlowTable, flowId, type Flow, type FlowTableStats, type StreamParserFactory } from '../flow/index.js';
+import { FlowTable, flowId, type Flow, type FlowEndReason, type FlowTableStats, type StreamParserFactory } from '../flow/index.js';
 import { createTlsParserFactory, TlsParser, type TlsParserOptions, type TlsSessionFacts } from '../tls/index.js';
 import {
   CertificateCache,
@@ -78,96 +78,135 @@ export async function runRead(opts: ReadOptions): Promise<RunSummary> {
   const t0 = process.hrtime.bigint();
   const counters = new AnomalyCounters();
   const reader = await openCaptures(opts.inputs, counters);
-  const writer = new EventWriter(opts.output);
-  const decoder = new Decoder(counters);
-  const view = new PacketView();
+  const sensor = new Sensor(opts, counters);
   const pkt = new PacketRecord();
+  const progress = opts.progress && reader.totalBytes > 64 * 1024 * 1024 ? new ProgressBar(reader.totalBytes) : null;
+  let n = 0;
+  await forEachPacket(
+    reader,
+    pkt,
+    progress === null
+      ? (p) => sensor.handle(p)
+      : (p) => {
+          sensor.handle(p);
+          if ((++n & 0xffff) === 0) progress.update(reader.bytesRead);
+        },
+  );
+  reader.close();
+  await sensor.finish('end_of_input');
+  progress?.done();
+  const elapsedSec = Number(process.hrtime.bigint() - t0) / 1e9;
+  return sensor.summary(opts.inputs, reader.skipped.map((k) => `${k.path} (${k.reason})`), elapsedSec);
+}
 
-  const parserFactory =
-    opts.parserFactory !== undefined ? opts.parserFactory : opts.tls === false ? null : createTlsParserFactory(counters, opts.tls ?? {});
-  const x509 = opts.x509 === false ? null : new CertificateStage(opts.x509 ?? {}, counters);
+/**
+ * Everything after capture: decode, flows with TLS, certificates, events.
+ * `handle()` is the synchronous hot path; `finish()` ends every flow and
+ * settles what was still asynchronous. Offline reading and live capture share it.
+ */
+export class Sensor {
+  readonly counters: AnomalyCounters;
+  readonly writer: EventWriter;
+  readonly decoder: Decoder;
+  readonly table: FlowTable;
+  private readonly view = new PacketView();
+  private readonly x509: CertificateStage | null;
+  private readonly pending = new Set<Promise<void>>();
+  private readonly output: string;
+  packets = 0;
+  bytes = 0;
+  firstMicros = 0;
+  lastMicros = 0;
+  tlsFlows = 0;
+  readonly verdicts: Record<string, number> = {};
 
-  let tlsFlows = 0;
-  const pending = new Set<Promise<void>>();
-  const verdicts: Record<string, number> = {};
+  constructor(opts: Omit<ReadOptions, 'inputs'>, counters: AnomalyCounters) {
+    this.counters = counters;
+    this.output = opts.output;
+    this.writer = new EventWriter(opts.output);
+    this.decoder = new Decoder(counters);
+    const parserFactory =
+      opts.parserFactory !== undefined ? opts.parserFactory : opts.tls === false ? null : createTlsParserFactory(counters, opts.tls ?? {});
+    this.x509 = opts.x509 === false ? null : new CertificateStage(opts.x509 ?? {}, counters);
+    this.table = new FlowTable(counters, (f) => this.onFlowEnd(f), {
+      maxFlows: opts.maxFlows,
+      idleTimeoutSec: opts.idleTimeoutSec,
+      parserFactory,
+    });
+  }
 
-  const onEnd = (f: Flow): void => {
+  /** One captured frame (synchronous; the frame is not kept). */
+  handle(p: PacketRecord): void {
+    this.packets++;
+    this.bytes += p.caplen;
+    if (this.firstMicros === 0) this.firstMicros = p.tsMicros;
+    if (p.tsMicros > this.lastMicros) this.lastMicros = p.tsMicros;
+    if (this.decoder.decode(p, this.view) === DECODE_TCP) this.table.process(this.view);
+  }
+
+  /** End every flow (`reason` for those still open), settle pending work, close the output. */
+  async finish(reason: FlowEndReason): Promise<void> {
+    this.decoder.flushFragments();
+    this.table.flush(reason);
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    await this.writer.close();
+  }
+
+  summary(inputs: string[], skippedInputs: string[], elapsedSec: number): RunSummary {
+    return {
+      inputs,
+      skippedInputs,
+      packets: this.packets,
+      bytes: this.bytes,
+      tcpPackets: this.table.stats.tcpPackets,
+      decodeStats: this.decoder.stats.snapshot(),
+      flows: this.table.stats,
+      tlsFlows: this.tlsFlows,
+      certificates: this.x509?.distinct ?? 0,
+      verdicts: this.verdicts,
+      eventsWritten: this.writer.written,
+      output: this.output,
+      anomalies: this.counters.toObject(),
+      elapsedSec,
+      packetsPerSec: this.packets / elapsedSec,
+      megabytesPerSec: this.bytes / 1e6 / elapsedSec,
+      firstPacketMicros: this.firstMicros,
+      lastPacketMicros: this.lastMicros,
+    };
+  }
+
+  /** A flow ended: its event now, or once its chain verdict is ready. */
+  private onFlowEnd(f: Flow): void {
+    const writer = this.writer;
     const tls = f.parser instanceof TlsParser ? f.parser.facts : null;
-    if (tls === null || !tls.detected) {
+    if (tls === null || !tls.detected || this.x509 === null) {
+      if (tls !== null && tls.detected) this.tlsFlows++;
       writer.write(buildFlowEvent(f, { tls }));
       return;
     }
-    tlsFlows++;
-    if (x509 === null) {
-      writer.write(buildFlowEvent(f, { tls }));
-      return;
-    }
+    this.tlsFlows++;
+    const x509 = this.x509;
     const id = flowId(f);
     const client = tls.client.certificates.length > 0 ? x509.summaries(tls.client.certificates, f.firstTs, id, writer) : null;
     const server = tls.server.certificates.length > 0 ? x509.summaries(tls.server.certificates, f.firstTs, id, writer) : null;
     const extras = { tls, leaf: server?.[0] ?? null, clientChainSha1: client?.map((c) => c.sha1) };
     const verdict = x509.verdict(tls, server, f.firstTs);
     if (verdict === null || !(verdict instanceof Promise)) {
-      if (verdict) verdicts[verdict.validation_status] = (verdicts[verdict.validation_status] ?? 0) + 1;
+      if (verdict) this.countVerdict(verdict);
       writer.write(buildFlowEvent(f, { ...extras, verdict }));
       return;
     }
     const p = verdict.then((v) => {
-      verdicts[v.validation_status] = (verdicts[v.validation_status] ?? 0) + 1;
+      this.countVerdict(v);
       writer.write(buildFlowEvent(f, { ...extras, verdict: v }));
     });
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
-  };
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
 
-  const table = new FlowTable(counters, onEnd, {
-    maxFlows: opts.maxFlows,
-    idleTimeoutSec: opts.idleTimeoutSec,
-    parserFactory,
-  });
-
-  let packets = 0;
-  let bytes = 0;
-  let first = 0;
-  let last = 0;
-  const progress = opts.progress && reader.totalBytes > 64 * 1024 * 1024 ? new ProgressBar(reader.totalBytes) : null;
-
-  await forEachPacket(reader, pkt, (p) => {
-    packets++;
-    bytes += p.caplen;
-    if (first === 0) first = p.tsMicros;
-    if (p.tsMicros > last) last = p.tsMicros;
-    if (decoder.decode(p, view) === DECODE_TCP) table.process(view);
-    if (progress !== null && (packets & 0xffff) === 0) progress.update(reader.bytesRead);
-  });
-  reader.close();
-  decoder.flushFragments();
-  table.flush('end_of_input');
-  while (pending.size > 0) await Promise.all([...pending]);
-  progress?.done();
-  await writer.close();
-
-  const elapsedSec = Number(process.hrtime.bigint() - t0) / 1e9;
-  return {
-    inputs: opts.inputs,
-    skippedInputs: reader.skipped.map((k) => `${k.path} (${k.reason})`),
-    packets,
-    bytes,
-    tcpPackets: table.stats.tcpPackets,
-    decodeStats: decoder.stats.snapshot(),
-    flows: table.stats,
-    tlsFlows,
-    certificates: x509?.distinct ?? 0,
-    verdicts,
-    eventsWritten: writer.written,
-    output: opts.output,
-    anomalies: counters.toObject(),
-    elapsedSec,
-    packetsPerSec: packets / elapsedSec,
-    megabytesPerSec: bytes / 1e6 / elapsedSec,
-    firstPacketMicros: first,
-    lastPacketMicros: last,
-  };
+  private countVerdict(v: ChainVerdict): void {
+    this.verdicts[v.validation_status] = (this.verdicts[v.validation_status] ?? 0) + 1;
+  }
 }
 
 /** Certificates: one x509 event per distinct certificate, one verdict per chain (cached). */
