@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { runRead } from './pipeline.js';
-import { parseCaBundleArg, type CaBundleSpec } from '../x509/index.js';
+import { parseCaBundleArg } from '../x509/index.js';
+import { anomalyDefinitions } from '../shared/anomalies.js';
 import { formatSummary } from './summary.js';
 
 interface ReadFlags {
@@ -74,6 +75,14 @@ export function buildProgram(): Command {
           : false,
       });
       if (!o.quiet) process.stderr.write(formatSummary(summary) + '\n');
+    });
+  program
+    .command('anomalies')
+    .description('list every named anomaly counter the sensor can report, with what it means')
+    .action(() => {
+      for (const d of [...anomalyDefinitions()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        process.stdout.write(`${d.name.padEnd(46)} ${d.description}\n`);
+      }
     });
   return program;
 }
