@@ -9,7 +9,10 @@ export type TlsentryErrorCode =
   | 'ERR_CAPTURE_READ'
   | 'ERR_USAGE'
   | 'ERR_CONFIG'
-  | 'ERR_OUTPUT';
+  | 'ERR_OUTPUT'
+  | 'ERR_AGENT'
+  | 'ERR_ENDPOINT'
+  | 'ERR_BASELINE';
 
 export class TlsentryError extends Error {
   readonly code: TlsentryErrorCode;
