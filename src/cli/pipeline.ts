@@ -9,7 +9,7 @@ import { openCaptures, forEachPacket } from '../capture/index.js';
 import { PacketRecord } from '../capture/types.js';
 import { Decoder, DECODE_TCP, type DecodeStatsSnapshot } from '../decode/index.js';
 import { PacketView } from '../decode/packet-view.js';
-import { FlowTable, flowId, type Flow, type FlowEndReason, type FlowTableStats, type StreamParserFactory } from '../flow/index.js';
+import { FlowTable, flowId, addressText, addressBytes, communityIdV1, FLOW_CLOSED, type Flow, type FlowEndReason, type FlowTableStats, type StreamParserFactory } from '../flow/index.js';
 import { createTlsParserFactory, TlsParser, type TlsParserOptions, type TlsSessionFacts } from '../tls/index.js';
 import {
   CertificateCache,
@@ -21,7 +21,11 @@ import {
   type CertificateSummary,
   type ChainVerdict,
 } from '../x509/index.js';
-import { buildFlowEvent, buildX509Event, EventWriter } from '../output/index.js';
+import { addEnrichment, buildAlertEvent, buildFlowEvent, buildX509Event, EventWriter, isoTime, type FlowExtras } from '../output/index.js';
+import { Enricher, type EnricherOptions, type Outcome } from '../enrich/index.js';
+import { Detector, type Alert, type DetectConfig } from '../detect/index.js';
+import type { AttributionQuery } from '../shared/endpoint-api.js';
+import { buildInterimEvent } from '../output/interim.js';
 import { AnomalyCounters } from '../shared/anomalies.js';
 
 export interface X509Options {
@@ -48,6 +52,20 @@ export interface ReadOptions {
   x509?: X509Options | false;
   /** A parser factory other than TLS (tests). */
   parserFactory?: StreamParserFactory | null;
+  /** Append to the output file instead of truncating it (live capture). */
+  appendOutput?: boolean;
+  /** Ask an endpoint agent which process opened each flow (issue 5). */
+  endpoint?: EnricherOptions | null;
+  /** AN0759 detection (issue 6): configuration, baseline store, learn mode. */
+  detect?: { config: DetectConfig; baseline?: string; learn?: boolean } | null;
+  /** An enricher built by the caller (tests); otherwise one is made from `endpoint`. */
+  enricher?: Enricher | null;
+  /** How long, at the end of input, to wait for the agent's last answers. */
+  enrichmentDrainMs?: number;
+  /** AN0759 detection against the per-process baseline (issue 6). */
+  detector?: Detector | null;
+  /** This sensor's host name (the fallback host key for a local agent). */
+  sensorHost?: string;
 }
 
 export interface RunSummary {
@@ -61,6 +79,8 @@ export interface RunSummary {
   flows: FlowTableStats;
   tlsFlows: number;
   certificates: number;
+  alerts: number;
+  enrichment: Record<string, number> | null;
   verdicts: Record<string, number>;
   eventsWritten: number;
   output: string;
@@ -78,7 +98,9 @@ export async function runRead(opts: ReadOptions): Promise<RunSummary> {
   const t0 = process.hrtime.bigint();
   const counters = new AnomalyCounters();
   const reader = await openCaptures(opts.inputs, counters);
-  const sensor = new Sensor(opts, counters);
+  const detector =
+    opts.detector ?? (opts.detect ? await Detector.open(opts.detect.config, { baseline: opts.detect.baseline, learn: opts.detect.learn, counters }) : null);
+  const sensor = new Sensor({ ...opts, detector }, counters);
   const pkt = new PacketRecord();
   const progress = opts.progress && reader.totalBytes > 64 * 1024 * 1024 ? new ProgressBar(reader.totalBytes) : null;
   let n = 0;
@@ -113,6 +135,15 @@ export class Sensor {
   private readonly x509: CertificateStage | null;
   private readonly pending = new Set<Promise<void>>();
   private readonly output: string;
+  private readonly enricher: Enricher | null;
+  private readonly enrichmentDrainMs: number;
+  private readonly detector: Detector | null;
+  private readonly sensorHost: string | undefined;
+  alerts = 0;
+  private readonly enrichStatuses: Record<string, number> = {};
+  /** Live capture: the last interim interval reported per open flow. */
+  private readonly interimDone = new WeakMap<Flow, number>();
+  interimEvents = 0;
   packets = 0;
   bytes = 0;
   firstMicros = 0;
@@ -123,15 +154,22 @@ export class Sensor {
   constructor(opts: Omit<ReadOptions, 'inputs'>, counters: AnomalyCounters) {
     this.counters = counters;
     this.output = opts.output;
-    this.writer = new EventWriter(opts.output);
+    this.writer = new EventWriter(opts.output, { append: opts.appendOutput === true });
     this.decoder = new Decoder(counters);
     const parserFactory =
       opts.parserFactory !== undefined ? opts.parserFactory : opts.tls === false ? null : createTlsParserFactory(counters, opts.tls ?? {});
     this.x509 = opts.x509 === false ? null : new CertificateStage(opts.x509 ?? {}, counters);
+    this.enricher = opts.enricher ?? (opts.endpoint ? new Enricher(opts.endpoint, counters) : null);
+    this.enrichmentDrainMs = opts.enrichmentDrainMs ?? 10_000;
+    this.detector = opts.detector ?? null;
+    this.sensorHost = opts.sensorHost;
+    const enricher = this.enricher;
     this.table = new FlowTable(counters, (f) => this.onFlowEnd(f), {
       maxFlows: opts.maxFlows,
       idleTimeoutSec: opts.idleTimeoutSec,
       parserFactory,
+      // Ask the agent at the flow's first packet: short connections vanish from socket tables.
+      onStart: enricher === null ? null : (f) => enricher.request(attributionQuery(f)),
     });
   }
 
@@ -144,12 +182,58 @@ export class Sensor {
     if (this.decoder.decode(p, this.view) === DECODE_TCP) this.table.process(this.view);
   }
 
-  /** End every flow (`reason` for those still open), settle pending work, close the output. */
-  async finish(reason: FlowEndReason): Promise<void> {
+  /**
+   * End every flow (`reason` for those still open), settle pending work, close
+   * the output. `beforeClose` may write last events (live capture: final stats).
+   */
+  async finish(reason: FlowEndReason, beforeClose?: () => void): Promise<void> {
     this.decoder.flushFragments();
     this.table.flush(reason);
+    if (this.enricher !== null) await this.enricher.drain(this.enrichmentDrainMs);
     while (this.pending.size > 0) await Promise.all([...this.pending]);
+    if (this.detector !== null) {
+      for (const a of this.detector.drainAlerts()) this.writeAlert(a);
+      await this.detector.close();
+    }
+    this.enricher?.close();
+    beforeClose?.();
     await this.writer.close();
+  }
+
+  /**
+   * Live capture: an interim event (`output/interim.ts`) for every open flow
+   * whose age has reached (reports so far + 1) × `intervalMicros`: about 1×,
+   * 2×, … the interval after its start. Returns how many were written.
+   */
+  interim(nowMicros: number, intervalMicros: number): number {
+    let n = 0;
+    for (const f of this.table.activeFlows()) {
+      if (f.state === FLOW_CLOSED) continue;
+      const done = this.interimDone.get(f) ?? 0;
+      if (nowMicros - f.firstTs < (done + 1) * intervalMicros) continue;
+      this.interimDone.set(f, done + 1);
+      this.writer.write(buildInterimEvent(f, this.interimExtras(f), nowMicros, done + 1));
+      n++;
+    }
+    this.interimEvents += n;
+    return n;
+  }
+
+  /** Reopen the output file (SIGHUP after logrotate). */
+  reopenOutput(): void {
+    this.writer.reopen();
+  }
+
+  /**
+   * TLS facts and the server's leaf certificate so far. A certificate seen for
+   * the first time gets its x509 event now. No chain verdict: judging is
+   * asynchronous and counts anomalies per call; the flow's final event has it.
+   */
+  private interimExtras(f: Flow): FlowExtras {
+    const tls = f.parser instanceof TlsParser ? f.parser.facts : null;
+    if (tls === null || !tls.detected || this.x509 === null || tls.server.certificates.length === 0) return { tls };
+    const server = this.x509.summaries(tls.server.certificates, f.firstTs, flowId(f), this.writer);
+    return { tls, leaf: server[0] ?? null };
   }
 
   summary(inputs: string[], skippedInputs: string[], elapsedSec: number): RunSummary {
@@ -163,6 +247,8 @@ export class Sensor {
       flows: this.table.stats,
       tlsFlows: this.tlsFlows,
       certificates: this.x509?.distinct ?? 0,
+      alerts: this.alerts,
+      enrichment: this.enricher === null ? null : this.enrichStatuses,
       verdicts: this.verdicts,
       eventsWritten: this.writer.written,
       output: this.output,
@@ -176,32 +262,80 @@ export class Sensor {
   }
 
   /** A flow ended: its event now, or once its chain verdict is ready. */
+  /**
+   * A flow ended. Its event (and any alert) is written now, or once what is
+   * still asynchronous — an uncached chain verdict, the agent's answer — has
+   * settled; the packet loop never waits for either.
+   */
   private onFlowEnd(f: Flow): void {
-    const writer = this.writer;
     const tls = f.parser instanceof TlsParser ? f.parser.facts : null;
-    if (tls === null || !tls.detected || this.x509 === null) {
-      if (tls !== null && tls.detected) this.tlsFlows++;
-      writer.write(buildFlowEvent(f, { tls }));
+    const tlsSeen = tls !== null && tls.detected;
+    if (tlsSeen) this.tlsFlows++;
+    let extras: FlowExtras = { tls };
+    let verdict: ChainVerdict | Promise<ChainVerdict> | null = null;
+    if (tlsSeen && this.x509 !== null) {
+      const x509 = this.x509;
+      const id = flowId(f);
+      const client = tls.client.certificates.length > 0 ? x509.summaries(tls.client.certificates, f.firstTs, id, this.writer) : null;
+      const server = tls.server.certificates.length > 0 ? x509.summaries(tls.server.certificates, f.firstTs, id, this.writer) : null;
+      extras = { tls, leaf: server?.[0] ?? null, clientChainSha1: client?.map((c) => c.sha1) };
+      verdict = x509.verdict(tls, server, f.firstTs);
+    }
+    const qid = this.enricher !== null ? f.externalId : null;
+    const outcome = qid !== null ? this.enricher!.outcome(qid) : undefined;
+    const waitEnrich = qid !== null && outcome === undefined;
+    if (!(verdict instanceof Promise) && !waitEnrich) {
+      this.complete(f, extras, verdict, qid, outcome);
       return;
     }
-    this.tlsFlows++;
-    const x509 = this.x509;
-    const id = flowId(f);
-    const client = tls.client.certificates.length > 0 ? x509.summaries(tls.client.certificates, f.firstTs, id, writer) : null;
-    const server = tls.server.certificates.length > 0 ? x509.summaries(tls.server.certificates, f.firstTs, id, writer) : null;
-    const extras = { tls, leaf: server?.[0] ?? null, clientChainSha1: client?.map((c) => c.sha1) };
-    const verdict = x509.verdict(tls, server, f.firstTs);
-    if (verdict === null || !(verdict instanceof Promise)) {
-      if (verdict) this.countVerdict(verdict);
-      writer.write(buildFlowEvent(f, { ...extras, verdict }));
-      return;
-    }
-    const p = verdict.then((v) => {
-      this.countVerdict(v);
-      writer.write(buildFlowEvent(f, { ...extras, verdict: v }));
-    });
+    const p = Promise.all([verdict, waitEnrich ? this.enricher!.whenSettled(qid!) : null]).then(([v]) =>
+      this.complete(f, extras, v, qid, qid !== null ? this.enricher!.outcome(qid) : undefined),
+    );
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
+  }
+
+  /** Write the flow's event and, when detection is on, judge it. */
+  private complete(f: Flow, extras: FlowExtras, verdict: ChainVerdict | null, qid: string | null, outcome: Outcome | undefined): void {
+    if (verdict !== null) this.countVerdict(verdict);
+    const withVerdict = verdict !== null ? { ...extras, verdict } : extras;
+    let enrichment: Outcome = { status: 'disabled', result: null };
+    if (qid !== null) {
+      enrichment = outcome ?? { status: 'timeout', result: null };
+      this.enricher!.forget(qid);
+      this.enrichStatuses[enrichment.status] = (this.enrichStatuses[enrichment.status] ?? 0) + 1;
+      const ev = buildFlowEvent(f, withVerdict);
+      addEnrichment(ev, enrichment.status, enrichment.result);
+      this.writer.write(ev);
+    } else {
+      this.writer.writeFlow(f, withVerdict);
+    }
+    if (this.detector === null) return;
+    const alert = this.detector.observe({
+      sensorHost: this.sensorHost,
+      flow: {
+        id: flowId(f),
+        communityId: flowCommunityId(f),
+        startMicros: f.firstTs,
+        endMicros: f.lastTs,
+        srcIp: addressText(f.ipVersion, f.c0, f.c1, f.c2, f.c3),
+        srcPort: f.cPort,
+        dstIp: addressText(f.ipVersion, f.s0, f.s1, f.s2, f.s3),
+        dstPort: f.sPort,
+        payloadOut: f.toServer.maxRel,
+        payloadIn: f.toClient.maxRel,
+        pcr: f.pcr(),
+      },
+      tls: extras.tls && extras.tls.detected ? extras.tls : null,
+      verdict,
+      enrichment,
+    });
+    if (alert !== null) this.writeAlert(alert);
+  }
+
+  private writeAlert(a: Alert): void {
+    this.alerts++;
+    this.writer.write(buildAlertEvent(a));
   }
 
   private countVerdict(v: ChainVerdict): void {
@@ -280,4 +414,23 @@ class ProgressBar {
   done(): void {
     process.stderr.write('\r' + ' '.repeat(45) + '\r');
   }
+}
+
+/** The endpoint API query for a flow, keyed by its id (kept on the flow: a later flip must not change it). */
+function attributionQuery(f: Flow): AttributionQuery {
+  const id = flowId(f);
+  f.externalId = id;
+  return {
+    id,
+    proto: 'tcp',
+    src_ip: addressText(f.ipVersion, f.c0, f.c1, f.c2, f.c3),
+    src_port: f.cPort,
+    dst_ip: addressText(f.ipVersion, f.s0, f.s1, f.s2, f.s3),
+    dst_port: f.sPort,
+    ts: isoTime(f.firstTs),
+  };
+}
+
+function flowCommunityId(f: Flow): string {
+  return communityIdV1(6, addressBytes(f.ipVersion, f.c0, f.c1, f.c2, f.c3), f.cPort, addressBytes(f.ipVersion, f.s0, f.s1, f.s2, f.s3), f.sPort);
 }

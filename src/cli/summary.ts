@@ -32,6 +32,10 @@ export function formatSummary(s: RunSummary): string {
     const v = Object.entries(s.verdicts).map(([k, n]) => `${k} ${fmt(n)}`).join(', ');
     lines.push(`  tls        ${fmt(s.tlsFlows)} TLS flows; ${fmt(s.certificates)} distinct certificates${v ? `; verdicts: ${v}` : ''}`);
   }
+  if (s.enrichment !== null) {
+    lines.push(`  endpoint   ${Object.entries(s.enrichment).map(([k, n]) => `${k} ${fmt(n)}`).join(', ') || 'no flows'}`);
+  }
+  if (s.alerts > 0) lines.push(`  alerts     ${fmt(s.alerts)} AN0759 alert event(s)`);
   const an = Object.entries(s.anomalies);
   if (an.length === 0) lines.push('  anomalies  none');
   else {

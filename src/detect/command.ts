@@ -16,6 +16,8 @@ export interface BaselineBuildRequest {
   config: DetectConfig;
   /** SQLite file or `postgres://…` to write into. */
   baseline: string;
+  /** Endpoint API options as given on the command line (the CLI interprets them). */
+  flags: Record<string, unknown>;
 }
 
 export interface BaselineCommandHooks {
@@ -144,10 +146,12 @@ export function baselineCommand(program: Command, hooks: BaselineCommandHooks = 
       cmd
         .command('build')
         .description('learn the baseline from captures (flows update it, nothing alerts)')
-        .argument('<inputs...>', 'capture files or directories'),
-    ).action(async (inputs: string[], o: CommonOptions) => {
+        .argument('<inputs...>', 'capture files or directories')
+        .option('--endpoint <url>', 'endpoint API that attributes the flows to processes (needed to learn anything)')
+        .option('--endpoint-token-file <file>', 'bearer token for --endpoint'),
+    ).action(async (inputs: string[], o: CommonOptions & Record<string, unknown>) => {
       const { config, baseline } = resolveCommon(o);
-      await build({ inputs, config, baseline });
+      await build({ inputs, config, baseline, flags: o });
     });
   }
   return cmd;

@@ -43,6 +43,8 @@ export class Flow {
   parser: StreamParser | null = null;
   /** Payload seen in either direction (fixes the orientation for good). */
   sawPayload = false;
+  /** The id under which a later stage asked about this flow (the endpoint API), if any. */
+  externalId: string | null = null;
 
   /** Zeek-style history: letters in order of first occurrence. */
   history = '';
