@@ -4,7 +4,7 @@ import { TlsentryError } from '../shared/errors.js';
 
 async function main(): Promise<void> {
   try {
-    await buildProgram().parseAsync(process.argv);
+    await (await buildProgram(process.argv)).parseAsync(process.argv);
   } catch (err) {
     if (err instanceof TlsentryError) {
       process.stderr.write(`tlsentry: ${err.code}: ${err.message}\n`);

@@ -22,8 +22,9 @@ import {
   type ChainVerdict,
 } from '../x509/index.js';
 import { addEnrichment, buildAlertEvent, buildFlowEvent, buildX509Event, EventWriter, isoTime, type FlowExtras } from '../output/index.js';
-import { Enricher, type EnricherOptions, type Outcome } from '../enrich/index.js';
-import { Detector, type Alert, type DetectConfig } from '../detect/index.js';
+import { Enricher, type EnricherOptions, type EnricherStats, type Outcome } from '../enrich/index.js';
+// Detection pulls in zod, yaml, SQLite and PostgreSQL clients (~140 ms to load): only when asked for.
+import type { Alert, Detector, DetectConfig } from '../detect/index.js';
 import type { AttributionQuery } from '../shared/endpoint-api.js';
 import { buildInterimEvent } from '../output/interim.js';
 import { AnomalyCounters } from '../shared/anomalies.js';
@@ -98,8 +99,10 @@ export async function runRead(opts: ReadOptions): Promise<RunSummary> {
   const t0 = process.hrtime.bigint();
   const counters = new AnomalyCounters();
   const reader = await openCaptures(opts.inputs, counters);
+  const detect = opts.detect;
   const detector =
-    opts.detector ?? (opts.detect ? await Detector.open(opts.detect.config, { baseline: opts.detect.baseline, learn: opts.detect.learn, counters }) : null);
+    opts.detector ??
+    (detect ? await (await import('../detect/index.js')).Detector.open(detect.config, { baseline: detect.baseline, learn: detect.learn, counters }) : null);
   const sensor = new Sensor({ ...opts, detector }, counters);
   const pkt = new PacketRecord();
   const progress = opts.progress && reader.totalBytes > 64 * 1024 * 1024 ? new ProgressBar(reader.totalBytes) : null;
@@ -222,6 +225,11 @@ export class Sensor {
   /** Reopen the output file (SIGHUP after logrotate). */
   reopenOutput(): void {
     this.writer.reopen();
+  }
+
+  /** The endpoint enricher's counters and latency (live metrics), or null without one. */
+  enrichmentStats(): EnricherStats | null {
+    return this.enricher?.stats ?? null;
   }
 
   /**

@@ -3,12 +3,9 @@ import { runRead } from './pipeline.js';
 import { parseCaBundleArg } from '../x509/index.js';
 import { anomalyDefinitions } from '../shared/anomalies.js';
 import { formatSummary } from './summary.js';
-import { liveCommand } from './live.js';
-import { readFileSync } from 'node:fs';
-import { TlsentryError } from '../shared/errors.js';
-import type { EnricherOptions } from '../enrich/index.js';
-import { baselineCommand, defaultDetectConfig, loadDetectConfig, type DetectConfig } from '../detect/index.js';
-import { agentCommand } from '../agent/cli.js';
+import { addAnalysisOptions, analysisFromFlags } from './analysis.js';
+
+export { addAnalysisOptions, analysisFromFlags } from './analysis.js';
 
 interface ReadFlags {
   output: string;
@@ -34,48 +31,6 @@ interface ReadFlags {
   learn?: boolean;
 }
 
-/** Endpoint and detection settings shared by `read` (and `live`). */
-export function analysisFromFlags(o: {
-  endpoint?: string;
-  endpointTokenFile?: string;
-  endpointCa?: string;
-  endpointTimeout?: number;
-  config?: string;
-  baseline?: string;
-  detect?: boolean;
-  learn?: boolean;
-}): { endpoint: EnricherOptions | null; detect: { config: DetectConfig; baseline?: string; learn?: boolean } | null } {
-  let endpoint: EnricherOptions | null = null;
-  if (o.endpoint !== undefined) {
-    if (o.endpointTokenFile === undefined) throw new TlsentryError('ERR_USAGE', '--endpoint needs --endpoint-token-file');
-    let token: string;
-    try {
-      token = readFileSync(o.endpointTokenFile, 'utf8').trim();
-    } catch (e) {
-      throw new TlsentryError('ERR_CONFIG', `cannot read ${o.endpointTokenFile}: ${(e as Error).message}`, { cause: e });
-    }
-    endpoint = { url: o.endpoint, token, timeoutMs: o.endpointTimeout, ca: o.endpointCa !== undefined ? readFileSync(o.endpointCa) : undefined };
-  }
-  const wantDetect = o.detect === true || o.learn === true || o.baseline !== undefined || o.config !== undefined;
-  const detect = wantDetect
-    ? { config: o.config !== undefined ? loadDetectConfig(o.config) : defaultDetectConfig, baseline: o.baseline, learn: o.learn === true }
-    : null;
-  return { endpoint, detect };
-}
-
-/** Adds the endpoint and detection options to a command. */
-export function addAnalysisOptions(c: Command): Command {
-  return c
-    .option('--endpoint <url>', 'endpoint API of a tlsentry agent (or compatible) that attributes flows to processes')
-    .option('--endpoint-token-file <file>', 'bearer token for --endpoint')
-    .option('--endpoint-ca <file>', 'CA certificate (PEM) of an HTTPS agent with a private CA')
-    .option('--endpoint-timeout <ms>', 'per-request timeout of the endpoint API', positiveInt('--endpoint-timeout'), 2000)
-    .option('-c, --config <file>', 'YAML or JSON configuration: its detect: section (thresholds, weights, allow-lists, learning period, baseline)')
-    .option('-b, --baseline <path|url>', 'AN0759 baseline: SQLite file or postgres://user@host:port/db (turns detection on)')
-    .option('--detect', 'AN0759 detection with the configured (or default) baseline')
-    .option('--learn', 'learn mode: update the baseline, raise no alerts');
-}
-
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
@@ -88,7 +43,7 @@ function positiveInt(name: string) {
   };
 }
 
-export function buildProgram(): Command {
+export async function buildProgram(argv: string[] = process.argv): Promise<Command> {
   const program = new Command();
   program
     .name('tlsentry')
@@ -143,21 +98,30 @@ export function buildProgram(): Command {
         process.stdout.write(`${d.name.padEnd(46)} ${d.description}\n`);
       }
     });
-  liveCommand(program);
-  agentCommand(program);
-  baselineCommand(program, {
-    // `baseline build FILES…`: the captures through the whole pipeline in learn mode.
-    build: async (req) => {
-      const analysis = analysisFromFlags({ endpoint: req.flags.endpoint as string | undefined, endpointTokenFile: req.flags.endpointTokenFile as string | undefined });
-      const summary = await runRead({
-        inputs: req.inputs,
-        output: '/dev/null',
-        endpoint: analysis.endpoint,
-        detect: { config: req.config, baseline: req.baseline, learn: true },
-      });
-      process.stderr.write(formatSummary(summary) + '\n');
-    },
-  });
+  // The other commands load heavy modules (libpcap worker, metrics, the agent, SQLite and
+  // PostgreSQL clients): register only the one asked for, or all of them for help.
+  const sub = argv[2];
+  const all = sub === undefined || sub === 'help' || sub.startsWith('-');
+  if (all || sub === 'live') (await import('./live.js')).liveCommand(program);
+  if (all || sub === 'agent') (await import('../agent/cli.js')).agentCommand(program);
+  if (all || sub === 'baseline') {
+    (await import('../detect/index.js')).baselineCommand(program, {
+      // `baseline build FILES…`: the captures through the whole pipeline in learn mode.
+      build: async (req) => {
+        const analysis = analysisFromFlags({
+          endpoint: req.flags.endpoint as string | undefined,
+          endpointTokenFile: req.flags.endpointTokenFile as string | undefined,
+        });
+        const summary = await runRead({
+          inputs: req.inputs,
+          output: '/dev/null',
+          endpoint: analysis.endpoint,
+          detect: { config: req.config, baseline: req.baseline, learn: true },
+        });
+        process.stderr.write(formatSummary(summary) + '\n');
+      },
+    });
+  }
   return program;
 }
 

@@ -8,6 +8,8 @@
 import { addressText, communityIdV1, addressBytes, flowId, type Flow } from '../flow/index.js';
 import { cipherSuiteName, ecsVersion, type TlsSessionFacts, type TlsSideFacts } from '../tls/index.js';
 import type { CertificateSummary, ChainVerdict } from '../x509/index.js';
+import type { Alert } from '../detect/index.js';
+import type { AttributionResult, EndpointProcess, EnrichmentStatus } from '../shared/endpoint-api.js';
 
 export const SCHEMA_VERSION = '1';
 
@@ -64,11 +66,14 @@ export interface FlowEvent {
     vlan?: { id: string };
   };
   tls?: EcsTls;
+  process?: EcsProcess;
   tlsentry: {
     schema_version: string;
     flow: FlowFields;
     tls?: TlsFields;
     x509?: X509VerdictFields;
+    process?: ProcessFields;
+    enrichment?: { status: EnrichmentStatus };
   };
 }
 
@@ -182,12 +187,34 @@ export interface X509Event {
   };
 }
 
+/** Microseconds since the epoch as ISO 8601 with six fractional digits (`2024-01-02T03:04:05.678901Z`). */
 export function isoTime(micros: number): string {
+  const ms = Math.floor(micros / 1000);
+  const us = Math.floor(micros - ms * 1000);
+  const sec = Math.floor(ms / 1000);
+  // Events come in time order: the date and time up to the second are formatted once per second.
+  if (sec !== isoSecond) {
+    if (!(ms >= 0 && ms < MAX_FOUR_DIGIT_YEAR_MS)) return isoTimeSlow(micros);
+    isoSecondText = new Date(sec * 1000).toISOString().slice(0, 20); // 2024-01-02T03:04:05.
+    isoSecond = sec;
+  }
+  const msPart = ms - sec * 1000;
+  if (us >= 0 && us < 1000 && us === (us | 0)) return isoSecondText + PAD3[msPart] + PAD3[us] + 'Z';
+  return isoSecondText + PAD3[msPart] + String(us).padStart(3, '0') + 'Z';
+}
+
+/** The definition `isoTime` is the fast form of (years outside 0000–9999 print differently). */
+export function isoTimeSlow(micros: number): string {
   const ms = Math.floor(micros / 1000);
   const iso = new Date(ms).toISOString(); // 2024-01-02T03:04:05.678Z
   const us = Math.floor(micros - ms * 1000);
   return `${iso.slice(0, 23)}${String(us).padStart(3, '0')}Z`;
 }
+
+const MAX_FOUR_DIGIT_YEAR_MS = Date.UTC(10000, 0, 1);
+const PAD3: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+let isoSecond = NaN;
+let isoSecondText = '';
 
 /** What later stages found about a flow, added to its event. */
 export interface FlowExtras {
@@ -199,7 +226,11 @@ export interface FlowExtras {
   clientChainSha1?: string[];
 }
 
-/** The flow event for a finished flow. */
+/**
+ * The flow event for a finished flow. The definition: flow-json.ts writes
+ * the same event's JSON without building it (the writer's fast path), and
+ * test/output/flow-json.test.ts checks the two agree byte for byte.
+ */
 export function buildFlowEvent(f: Flow, extras: FlowExtras = {}): FlowEvent {
   const cIp = addressText(f.ipVersion, f.c0, f.c1, f.c2, f.c3);
   const sIp = addressText(f.ipVersion, f.s0, f.s1, f.s2, f.s3);
@@ -370,5 +401,207 @@ export function buildX509Event(c: CertificateSummary, seenMicros: number, flowId
   if (c.basic_constraints !== null) t.basic_constraints = { ...c.basic_constraints };
   if (c.key_usage !== null) t.key_usage = [...c.key_usage];
   if (c.extended_key_usage !== null) t.extended_key_usage = [...c.extended_key_usage];
+  return ev;
+}
+
+// --- process enrichment (issue 5) -------------------------------------------
+
+/** ECS `process.*` from the endpoint API's answer. */
+export interface EcsProcess {
+  pid: number;
+  entity_id: string;
+  executable?: string;
+  name?: string;
+  command_line?: string;
+  start?: string;
+  parent?: { pid: number; executable?: string; command_line?: string };
+  hash?: { sha256?: string; sha1?: string; md5?: string };
+  code_signature?: { exists: boolean; subject_name?: string };
+  user?: { name: string };
+}
+
+export interface ProcessFields {
+  tls_libraries: { path: string; category: string; load_time: string | null; loaded_before_flow: boolean | null }[];
+  static_tls_stack: string | null;
+  attribution: { status: string; method: string | null; confidence: number; host?: { name: string | null; ip: string }; warnings?: string[] };
+  annotations?: { kind: string; time: string }[];
+}
+
+export function ecsProcess(p: EndpointProcess): EcsProcess {
+  const out: EcsProcess = { pid: p.pid, entity_id: p.uid };
+  if (p.executable !== null) out.executable = p.executable;
+  if (p.name !== null) out.name = p.name;
+  if (p.command_line !== null) out.command_line = p.command_line;
+  if (p.start_time !== null) out.start = p.start_time;
+  if (p.parent !== null) {
+    out.parent = { pid: p.parent.pid };
+    if (p.parent.executable !== null) out.parent.executable = p.parent.executable;
+    if (p.parent.command_line !== null) out.parent.command_line = p.parent.command_line;
+  }
+  if (p.hash !== null) out.hash = { ...p.hash };
+  if (p.code_signature !== null) {
+    out.code_signature = { exists: p.code_signature.signed };
+    if (p.code_signature.subject !== null) out.code_signature.subject_name = p.code_signature.subject;
+  }
+  if (p.user !== null) out.user = { name: p.user };
+  return out;
+}
+
+/** Adds `process.*`, `tlsentry.process.*` and `tlsentry.enrichment.status` to a flow event. */
+export function addEnrichment(ev: FlowEvent, status: EnrichmentStatus, r: AttributionResult | null): void {
+  ev.tlsentry.enrichment = { status };
+  if (r === null) return;
+  const attribution: ProcessFields['attribution'] = { status: r.status, method: r.method, confidence: r.confidence };
+  if (r.host !== null) attribution.host = r.host;
+  if (r.warnings.length > 0) attribution.warnings = [...r.warnings];
+  const p = r.process;
+  if (p === null) {
+    ev.tlsentry.process = { tls_libraries: [], static_tls_stack: null, attribution };
+    return;
+  }
+  ev.process = ecsProcess(p);
+  ev.tlsentry.process = {
+    tls_libraries: p.tls_libraries.map((l) => ({ path: l.path, category: l.category, load_time: l.load_time, loaded_before_flow: l.loaded_before_flow })),
+    static_tls_stack: p.static_tls_stack,
+    attribution,
+  };
+  if (p.annotations.length > 0) ev.tlsentry.process.annotations = p.annotations.map((a) => ({ kind: a.kind, time: a.time }));
+}
+
+// --- alerts (issue 6) ---------------------------------------------------------
+
+/** `tlsentry.alert`: an AN0759 detection, with every rule that fired and its evidence. */
+export interface AlertEvent {
+  '@timestamp': string;
+  event: {
+    kind: 'alert';
+    category: ['network', 'intrusion_detection'];
+    type: ['info'];
+    dataset: 'tlsentry.alert';
+    module: 'tlsentry';
+    id: string;
+    severity: number;
+    risk_score: number;
+    start: string;
+    end: string;
+  };
+  message: string;
+  rule: { name: string[] };
+  threat: {
+    framework: string;
+    tactic: { id: string[]; name: string[]; reference: string[] };
+    technique: { id: string[]; name: string[]; reference: string[] };
+  };
+  source: { ip: string; port: number };
+  destination: { ip: string; port: number; domain?: string };
+  network: { transport: 'tcp'; community_id: string };
+  host: { name?: string; ip?: string[] };
+  process?: EcsProcess;
+  tls?: { version?: string; cipher?: string; established: boolean; client: { server_name?: string; ja3?: string } };
+  tlsentry: {
+    schema_version: string;
+    alert: {
+      analytic: string;
+      strategy: string;
+      phase: 'first' | 'summary';
+      score: number;
+      threshold: number;
+      rules: string[];
+      evidence: { rule: string; weight: number; summary: string; evidence: unknown }[];
+      suppressed: { rule: string; reason: string }[];
+      flow_ids: string[];
+      count: number;
+      dedup_window_seconds: number;
+      process_identity?: string;
+      ja4?: string;
+      validation_status?: string;
+      payload_bytes_out: number;
+      payload_bytes_in: number;
+      pcr: number;
+      enrichment: { status: string; method: string | null; confidence: number | null };
+    };
+  };
+}
+
+export function buildAlertEvent(a: Alert): AlertEvent {
+  const t = a.threat;
+  const ev: AlertEvent = {
+    '@timestamp': isoTime(a.lastSeen),
+    event: {
+      kind: 'alert',
+      category: ['network', 'intrusion_detection'],
+      type: ['info'],
+      dataset: 'tlsentry.alert',
+      module: 'tlsentry',
+      id: a.id,
+      severity: Math.min(100, a.score),
+      risk_score: Math.min(100, a.score),
+      start: isoTime(a.firstSeen),
+      end: isoTime(a.lastSeen),
+    },
+    message: a.summary,
+    rule: { name: a.rules.map((r) => r.name) },
+    threat: {
+      framework: t.framework,
+      tactic: { id: [t.tactic.id], name: [t.tactic.name], reference: [t.tactic.reference] },
+      technique: { id: [t.technique.id], name: [t.technique.name], reference: [t.technique.reference] },
+    },
+    source: { ...a.source },
+    destination: { ip: a.destination.ip, port: a.destination.port },
+    network: { transport: 'tcp', community_id: a.communityId },
+    host: {},
+    tlsentry: {
+      schema_version: SCHEMA_VERSION,
+      alert: {
+        analytic: t.analytic.id,
+        strategy: t.analytic.strategy,
+        phase: a.phase,
+        score: a.score,
+        threshold: a.threshold,
+        rules: a.rules.map((r) => r.name),
+        evidence: a.rules.map((r) => ({ rule: r.name, weight: r.weight, summary: r.summary, evidence: r.evidence })),
+        suppressed: a.suppressed.map((s) => ({ rule: s.rule, reason: s.reason })),
+        flow_ids: [...a.flowIds],
+        count: a.count,
+        dedup_window_seconds: a.dedupWindowSeconds,
+        payload_bytes_out: a.flow.payloadOut,
+        payload_bytes_in: a.flow.payloadIn,
+        pcr: a.flow.pcr,
+        enrichment: { ...a.enrichment },
+      },
+    },
+  };
+  if (a.destination.sni !== null) ev.destination.domain = a.destination.sni;
+  if (a.host.name !== null) ev.host.name = a.host.name;
+  if (a.host.ip !== null) ev.host.ip = [a.host.ip];
+  const p = a.process;
+  if (p !== null) {
+    ev.process = { pid: p.pid, entity_id: p.entityId };
+    if (p.executable !== null) ev.process.executable = p.executable;
+    if (p.name !== null) ev.process.name = p.name;
+    if (p.commandLine !== null) ev.process.command_line = p.commandLine;
+    if (p.startTime !== null) ev.process.start = p.startTime;
+    if (p.parent !== null) {
+      ev.process.parent = { pid: p.parent.pid };
+      if (p.parent.executable !== null) ev.process.parent.executable = p.parent.executable;
+      if (p.parent.command_line !== null) ev.process.parent.command_line = p.parent.command_line;
+    }
+    if (p.hash !== null) ev.process.hash = { ...p.hash };
+    if (p.codeSignature !== null) {
+      ev.process.code_signature = { exists: p.codeSignature.signed };
+      if (p.codeSignature.subject !== null) ev.process.code_signature.subject_name = p.codeSignature.subject;
+    }
+    if (p.user !== null) ev.process.user = { name: p.user };
+    ev.tlsentry.alert.process_identity = p.identity;
+  }
+  if (a.tls !== null) {
+    ev.tls = { established: a.tls.established, client: {} };
+    if (a.tls.version !== null) ev.tls.version = a.tls.version;
+    if (a.tls.cipher !== null) ev.tls.cipher = a.tls.cipher;
+    if (a.destination.sni !== null) ev.tls.client.server_name = a.destination.sni;
+    if (a.tls.ja3 !== null) ev.tls.client.ja3 = a.tls.ja3;
+    if (a.tls.ja4 !== null) ev.tlsentry.alert.ja4 = a.tls.ja4;
+    if (a.tls.validationStatus !== null) ev.tlsentry.alert.validation_status = a.tls.validationStatus;
+  }
   return ev;
 }

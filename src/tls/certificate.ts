@@ -21,7 +21,8 @@ export interface CertificateList {
 /**
  * Split a Certificate message body `buf[start, end)` into DER buffers. When
  * `owned` is false the buffer is only lent for this call, so each certificate
- * is copied; when true, views of it are returned. At most `maxCerts` are
+ * is copied; when true, views of it are returned (`intern`, when given,
+ * provides each certificate's buffer instead). At most `maxCerts` are
  * kept; entries that do not add up end the list with `tls.certificate.malformed`.
  */
 export function parseCertificateList(
@@ -30,6 +31,8 @@ export function parseCertificateList(
   end: number,
   owned: boolean,
   maxCerts = 16,
+  /** Gives each certificate a buffer of its own, shared by equal certificates (HelloMemo). */
+  intern?: { der(buf: Buffer, start: number, end: number): Buffer },
 ): CertificateList {
   const certificates: Buffer[] = [];
   const issues: number[] = [];
@@ -56,8 +59,11 @@ export function parseCertificateList(
       issues.push(A.certificateTooMany);
       break;
     }
-    const der = buf.subarray(p, p + len);
-    certificates.push(owned ? der : Buffer.from(der));
+    if (intern !== undefined) certificates.push(intern.der(buf, p, p + len));
+    else {
+      const der = buf.subarray(p, p + len);
+      certificates.push(owned ? der : Buffer.from(der));
+    }
     p += len;
   }
   return { certificates, issues };

@@ -32,6 +32,7 @@ import {
   EXT_SUPPORTED_GROUPS,
   EXT_SUPPORTED_VERSIONS,
 } from './constants.js';
+import { internAlpn, internNumbers, internRefs, internU16, internU8, NumberScratch, RefScratch } from './intern.js';
 import type { ExtensionRef, ParseResult } from './result.js';
 
 /** What an encrypted_client_hello (0xfe0d) extension shows (draft-ietf-tls-esni §5). */
@@ -89,6 +90,11 @@ type MutableClientHello = {
   -readonly [K in keyof ClientHello]: ClientHello[K];
 };
 
+// Lists are frozen and shared between hellos with the same content (intern.ts).
+const NONE: readonly number[] = Object.freeze([]);
+const NO_REFS: readonly ExtensionRef[] = Object.freeze([]);
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
 function emptyHello(sslv2: boolean, declaredLength: number): MutableClientHello {
   return {
     sslv2,
@@ -96,19 +102,19 @@ function emptyHello(sslv2: boolean, declaredLength: number): MutableClientHello 
     declaredLength,
     legacyVersion: -1,
     sessionId: null,
-    cipherSuites: [],
-    compressionMethods: [],
-    extensions: [],
-    extensionTypes: [],
+    cipherSuites: NONE,
+    compressionMethods: NONE,
+    extensions: NO_REFS,
+    extensionTypes: NONE,
     serverName: null,
     serverNameCount: 0,
-    alpn: [],
-    supportedVersions: [],
-    supportedGroups: [],
-    ecPointFormats: [],
-    signatureAlgorithms: [],
-    keyShareGroups: [],
-    pskKeyExchangeModes: [],
+    alpn: NO_NAMES,
+    supportedVersions: NONE,
+    supportedGroups: NONE,
+    ecPointFormats: NONE,
+    signatureAlgorithms: NONE,
+    keyShareGroups: NONE,
+    pskKeyExchangeModes: NONE,
     pskIdentities: -1,
     earlyData: false,
     sessionTicketLength: -1,
@@ -119,6 +125,16 @@ function emptyHello(sslv2: boolean, declaredLength: number): MutableClientHello 
 
 function u16(b: Buffer, o: number): number {
   return (b[o] << 8) | b[o + 1];
+}
+
+function incompleteCh(ch: MutableClientHello, issues: number[], need: number): ParseResult<ClientHello> {
+  ch.truncated = true;
+  return { status: 'incomplete', needed: need, partial: ch, issues };
+}
+
+function errorCh(ch: MutableClientHello, issues: number[], reason: string): ParseResult<ClientHello> {
+  issues.push(A.clientHelloMalformed);
+  return { status: 'error', reason, partial: ch, issues };
 }
 
 /**
@@ -136,62 +152,55 @@ export function parseClientHello(
   const issues: number[] = [];
   const cut = end - start < declaredLength;
   if (!cut) end = start + declaredLength;
-  const incomplete = (need: number): ParseResult<ClientHello> => {
-    ch.truncated = true;
-    return { status: 'incomplete', needed: need, partial: ch, issues };
-  };
-  const error = (reason: string): ParseResult<ClientHello> => {
-    issues.push(A.clientHelloMalformed);
-    return { status: 'error', reason, partial: ch, issues };
-  };
-
   let p = start;
-  if (end - p < 2) return incomplete(2 - (end - p));
+  if (end - p < 2) return incompleteCh(ch, issues, 2 - (end - p));
   ch.legacyVersion = u16(buf, p);
   p += 2;
-  if (end - p < 32) return incomplete(32 - (end - p));
+  if (end - p < 32) return incompleteCh(ch, issues, 32 - (end - p));
   p += 32;
-  if (end - p < 1) return incomplete(1);
+  if (end - p < 1) return incompleteCh(ch, issues, 1);
   const sidLen = buf[p];
   p += 1;
-  if (sidLen > 32) return error('session id longer than 32');
-  if (end - p < sidLen) return incomplete(sidLen - (end - p));
-  ch.sessionId = Buffer.from(buf.subarray(p, p + sidLen));
+  if (sidLen > 32) return errorCh(ch, issues, 'session id longer than 32');
+  if (end - p < sidLen) return incompleteCh(ch, issues, sidLen - (end - p));
+  const sid = Buffer.allocUnsafe(sidLen);
+  buf.copy(sid, 0, p, p + sidLen);
+  ch.sessionId = sid;
   p += sidLen;
 
-  if (end - p < 2) return incomplete(2 - (end - p));
+  if (end - p < 2) return incompleteCh(ch, issues, 2 - (end - p));
   const csLen = u16(buf, p);
   p += 2;
-  if (csLen % 2 !== 0 || csLen < 2) return error('cipher_suites length odd or zero');
+  if (csLen % 2 !== 0 || csLen < 2) return errorCh(ch, issues, 'cipher_suites length odd or zero');
   const csEnd = p + csLen;
-  const suites: number[] = [];
-  ch.cipherSuites = suites;
   const csStop = Math.min(csEnd, end);
-  for (; p + 2 <= csStop; p += 2) suites.push(u16(buf, p));
-  if (csEnd > end) return incomplete(csEnd - end);
+  const csWhole = p + ((csStop - p) & ~1);
+  ch.cipherSuites = internU16(buf, p, csWhole);
+  p = csWhole;
+  if (csEnd > end) return incompleteCh(ch, issues, csEnd - end);
 
-  if (end - p < 1) return incomplete(1);
+  if (end - p < 1) return incompleteCh(ch, issues, 1);
   const cmLen = buf[p];
   p += 1;
-  if (cmLen < 1) return error('no compression methods');
-  const methods: number[] = [];
-  ch.compressionMethods = methods;
+  if (cmLen < 1) return errorCh(ch, issues, 'no compression methods');
   const cmEnd = p + cmLen;
-  for (; p < cmEnd && p < end; p++) methods.push(buf[p]);
-  if (cmEnd > end) return incomplete(cmEnd - end);
+  const cmStop = Math.min(cmEnd, end);
+  ch.compressionMethods = internU8(buf, p, cmStop);
+  p = cmStop;
+  if (cmEnd > end) return incompleteCh(ch, issues, cmEnd - end);
 
   if (p === end) {
-    if (cut) return incomplete(declaredLength - (end - start));
+    if (cut) return incompleteCh(ch, issues, declaredLength - (end - start));
     return { status: 'ok', value: ch, issues };
   }
-  if (end - p < 2) return incomplete(2 - (end - p));
+  if (end - p < 2) return incompleteCh(ch, issues, 2 - (end - p));
   const extLen = u16(buf, p);
   p += 2;
   const extEnd = p + extLen;
-  if (!cut && extEnd > end) return error('extensions length beyond the message');
+  if (!cut && extEnd > end) return errorCh(ch, issues, 'extensions length beyond the message');
   const r = parseExtensions(buf, start, p, Math.min(extEnd, end), ch, issues);
-  if (r > 0) return extEnd <= end ? error('extension overruns the extensions block') : incomplete(r);
-  if (cut) return incomplete(declaredLength - (end - start));
+  if (r > 0) return extEnd <= end ? errorCh(ch, issues, 'extension overruns the extensions block') : incompleteCh(ch, issues, r);
+  if (cut) return incompleteCh(ch, issues, declaredLength - (end - start));
   if (extEnd < end) issues.push(A.clientHelloMalformed);
   return { status: 'ok', value: ch, issues };
 }
@@ -201,6 +210,12 @@ export function parseClientHello(
  * relative to it). Returns 0 when done, n > 0 when the last extension was cut
  * at `end` (n more bytes needed).
  */
+// Scratch for one parse at a time (parsing is synchronous).
+const REFS = new RefScratch();
+const TYPES = new NumberScratch();
+const GROUPS = new NumberScratch();
+const SEEN_OTHER = new Set<number>();
+
 function parseExtensions(
   buf: Buffer,
   base: number,
@@ -209,18 +224,33 @@ function parseExtensions(
   ch: MutableClientHello,
   issues: number[],
 ): number {
-  const exts: ExtensionRef[] = [];
-  const types: number[] = [];
-  ch.extensions = exts;
-  ch.extensionTypes = types;
+  REFS.n = 0;
+  TYPES.n = 0;
+  const r = walkExtensions(buf, base, p, end, ch, issues, REFS, TYPES);
+  ch.extensions = internRefs(REFS);
+  ch.extensionTypes = internNumbers(TYPES.values, TYPES.n);
+  return r;
+}
+
+function walkExtensions(
+  buf: Buffer,
+  base: number,
+  p: number,
+  end: number,
+  ch: MutableClientHello,
+  issues: number[],
+  exts: RefScratch,
+  types: NumberScratch,
+): number {
   let seen = 0; // bitmap of a few types for duplicate detection
-  let seenOther: Set<number> | null = null;
+  const seenOther = SEEN_OTHER;
+  seenOther.clear();
   while (p < end) {
     if (end - p < 4) return 4 - (end - p);
     const type = u16(buf, p);
     const len = u16(buf, p + 2);
     p += 4;
-    exts.push({ type, offset: p - base, length: len });
+    exts.push(type, p - base, len);
     types.push(type);
     // Duplicate detection (RFC 8446 §4.2: at most one of each type).
     if (type < 32) {
@@ -228,7 +258,6 @@ function parseExtensions(
       if ((seen & bit) !== 0) issues.push(A.clientHelloDuplicateExtension);
       seen |= bit;
     } else {
-      if (seenOther === null) seenOther = new Set();
       if (seenOther.has(type)) issues.push(A.clientHelloDuplicateExtension);
       seenOther.add(type);
     }
@@ -244,14 +273,12 @@ function parseExtensions(
 }
 
 /** Read a `uint16 list<..>` of 16-bit values; null when the lengths disagree. */
-function u16List(buf: Buffer, p: number, end: number): number[] | null {
+function u16List(buf: Buffer, p: number, end: number): readonly number[] | null {
   if (end - p < 2) return null;
   const len = u16(buf, p);
   p += 2;
   if (len % 2 !== 0 || p + len !== end) return null;
-  const out: number[] = [];
-  for (; p < end; p += 2) out.push(u16(buf, p));
-  return out;
+  return internU16(buf, p, end);
 }
 
 function parseExtensionValue(buf: Buffer, p: number, end: number, type: number, ch: MutableClientHello): boolean {
@@ -283,6 +310,13 @@ function parseExtensionValue(buf: Buffer, p: number, end: number, type: number, 
       if (end - p < 2) return false;
       if (p + 2 + u16(buf, p) !== end) return false;
       p += 2;
+      let q = p;
+      while (q < end && 1 + buf[q] <= end - q) q += 1 + buf[q];
+      if (q === end) {
+        // Well formed: the shared list of these names.
+        ch.alpn = internAlpn(buf, p, end);
+        return true;
+      }
       const names: string[] = [];
       ch.alpn = names;
       while (p < end) {
@@ -299,9 +333,7 @@ function parseExtensionValue(buf: Buffer, p: number, end: number, type: number, 
       const len = buf[p];
       p += 1;
       if (len % 2 !== 0 || p + len !== end) return false;
-      const v: number[] = [];
-      for (; p < end; p += 2) v.push(u16(buf, p));
-      ch.supportedVersions = v;
+      ch.supportedVersions = internU16(buf, p, end);
       return true;
     }
     case EXT_SUPPORTED_GROUPS: {
@@ -321,9 +353,7 @@ function parseExtensionValue(buf: Buffer, p: number, end: number, type: number, 
       const len = buf[p];
       p += 1;
       if (p + len !== end) return false;
-      const f: number[] = [];
-      for (; p < end; p++) f.push(buf[p]);
-      ch.ecPointFormats = f;
+      ch.ecPointFormats = internU8(buf, p, end);
       return true;
     }
     case EXT_KEY_SHARE: {
@@ -331,25 +361,30 @@ function parseExtensionValue(buf: Buffer, p: number, end: number, type: number, 
       if (end - p < 2) return false;
       if (p + 2 + u16(buf, p) !== end) return false;
       p += 2;
-      const groups: number[] = [];
-      ch.keyShareGroups = groups;
+      GROUPS.n = 0;
+      let ok = true;
       while (p < end) {
-        if (end - p < 4) return false;
-        groups.push(u16(buf, p));
+        if (end - p < 4) {
+          ok = false;
+          break;
+        }
+        GROUPS.push(u16(buf, p));
         const klen = u16(buf, p + 2);
         p += 4 + klen;
-        if (p > end) return false;
+        if (p > end) {
+          ok = false;
+          break;
+        }
       }
-      return true;
+      ch.keyShareGroups = internNumbers(GROUPS.values, GROUPS.n);
+      return ok;
     }
     case EXT_PSK_KEY_EXCHANGE_MODES: {
       if (end - p < 1) return false;
       const len = buf[p];
       p += 1;
       if (p + len !== end) return false;
-      const m: number[] = [];
-      for (; p < end; p++) m.push(buf[p]);
-      ch.pskKeyExchangeModes = m;
+      ch.pskKeyExchangeModes = internU8(buf, p, end);
       return true;
     }
     case EXT_PRE_SHARED_KEY: {
@@ -444,7 +479,7 @@ export function parseSslv2ClientHello(buf: Buffer, start: number, end: number): 
   if (p + csLen + sidLen + chalLen !== end) return error('lengths do not add up');
   const suites: number[] = [];
   for (const stop = p + csLen; p < stop; p += 3) suites.push((buf[p] << 16) | (buf[p + 1] << 8) | buf[p + 2]);
-  ch.cipherSuites = suites;
+  ch.cipherSuites = internNumbers(suites, suites.length);
   ch.sessionId = Buffer.from(buf.subarray(p, p + sidLen));
   return { status: 'ok', value: ch, issues };
 }

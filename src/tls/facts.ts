@@ -117,7 +117,7 @@ export interface TlsSessionFacts {
   anomalies: string[];
 }
 
-export function newSideFacts(): TlsSideFacts {
+export function newSideFacts(certificates: Buffer[] = []): TlsSideFacts {
   return {
     handshakeRecords: 0,
     changeCipherSpecRecords: 0,
@@ -127,12 +127,22 @@ export function newSideFacts(): TlsSideFacts {
     encryptedHandshakeRecords: 0,
     heartbeatRecords: 0,
     sslv2Records: 0,
-    certificates: [],
+    certificates,
     encrypted: false,
   };
 }
 
 export function newSessionFacts(): TlsSessionFacts {
+  return makeSessionFacts([], [], [], []);
+}
+
+/** @internal The parser's facts start with lists it shares between sessions until it writes them. */
+export function makeSessionFacts(
+  anomalies: string[],
+  alpnOffered: readonly string[],
+  clientCertificates: Buffer[],
+  serverCertificates: Buffer[],
+): TlsSessionFacts {
   return {
     detected: false,
     prefix: null,
@@ -151,7 +161,7 @@ export function newSessionFacts(): TlsSessionFacts {
     cipher: null,
     cipherName: null,
     sni: null,
-    alpnOffered: [],
+    alpnOffered,
     alpnSelected: null,
     ech: false,
     ja3: null,
@@ -164,12 +174,12 @@ export function newSessionFacts(): TlsSessionFacts {
     ja4_ro: null,
     ja4s: null,
     ja4s_r: null,
-    client: newSideFacts(),
-    server: newSideFacts(),
+    client: newSideFacts(clientCertificates),
+    server: newSideFacts(serverCertificates),
     established: false,
     resumed: false,
     lastAlert: null,
     history: '',
-    anomalies: [],
+    anomalies,
   };
 }

@@ -39,8 +39,28 @@ export interface PartialMessage {
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * What an assembler with nothing pending does with `buf[start, end)`: hand
+ * every whole message to the sink in place. Returns where the first message
+ * that is not whole in this piece starts (`end` when there is none); from
+ * there on an assembler takes over.
+ */
+export function pushWholeMessages(buf: Buffer, start: number, end: number, sink: HandshakeSink): number {
+  let p = start;
+  while (end - p >= 4) {
+    const len = (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3];
+    if (end - p - 4 < len) break;
+    sink.onMessage(buf[p], buf, p + 4, p + 4 + len, false);
+    p += 4 + len;
+  }
+  return p;
+}
+
 export class HandshakeAssembler {
-  private readonly hdr = Buffer.alloc(4);
+  // The 4-byte message header while it arrives in pieces (plain numbers: no buffer per assembler).
+  private h0 = 0;
+  private h1 = 0;
+  private h2 = 0;
   private hdrHave = 0;
   private body: Buffer | null = null;
   private bodyHave = 0;
@@ -83,13 +103,10 @@ export class HandshakeAssembler {
         continue;
       }
       if (this.hdrHave > 0) {
-        const n = Math.min(4 - this.hdrHave, end - p);
-        buf.copy(this.hdr, this.hdrHave, p, p + n);
-        this.hdrHave += n;
-        p += n;
+        while (this.hdrHave < 4 && p < end) this.headerByte(buf[p++]);
         if (this.hdrHave === 4) {
           this.hdrHave = 0;
-          this.begin(this.hdr[0], (this.hdr[1] << 16) | (this.hdr[2] << 8) | this.hdr[3], sink);
+          this.begin(this.h0, (this.h1 << 16) | (this.h2 << 8) | this.h3, sink);
         }
         continue;
       }
@@ -106,9 +123,7 @@ export class HandshakeAssembler {
         this.begin(t, len, sink);
         continue;
       }
-      buf.copy(this.hdr, 0, p, end);
-      this.hdrHave = end - p;
-      p = end;
+      while (p < end) this.headerByte(buf[p++]);
     }
   }
 
@@ -118,7 +133,7 @@ export class HandshakeAssembler {
       return { type: this.type, declaredLength: this.bodyLen, body: Buffer.from(this.body.subarray(0, this.bodyHave)) };
     }
     if (this.hdrHave > 0) {
-      return { type: this.hdr[0], declaredLength: -1, body: EMPTY };
+      return { type: this.h0, declaredLength: -1, body: EMPTY };
     }
     return null;
   }
@@ -131,6 +146,17 @@ export class HandshakeAssembler {
     this.bodyLen = 0;
     this.type = -1;
     this.discard = 0;
+  }
+
+  private h3 = 0;
+
+  private headerByte(b: number): void {
+    switch (this.hdrHave++) {
+      case 0: this.h0 = b; break;
+      case 1: this.h1 = b; break;
+      case 2: this.h2 = b; break;
+      default: this.h3 = b; break;
+    }
   }
 
   private begin(type: number, len: number, sink: HandshakeSink): void {

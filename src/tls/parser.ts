@@ -35,9 +35,9 @@ import {
   SSLV2,
   versionName,
 } from './constants.js';
-import { newSessionFacts, type TlsSessionFacts, type TlsSideFacts } from './facts.js';
-import { ja3, ja3s, ja4, ja4o, ja4s } from './fingerprints.js';
-import { HandshakeAssembler, type HandshakeSink } from './handshake.js';
+import { makeSessionFacts, type TlsSessionFacts, type TlsSideFacts } from './facts.js';
+import { HelloMemo } from './hello-memo.js';
+import { HandshakeAssembler, pushWholeMessages, type HandshakeSink } from './handshake.js';
 import {
   berSequenceLength,
   isUpgradeCommand,
@@ -120,6 +120,8 @@ interface ResolvedOptions {
   maxCertificates: number;
   stopAfterHandshake: boolean;
   maxPrefixBytes: number;
+  /** Hello shapes and their fingerprints, shared by the parsers made with these options. */
+  memo: HelloMemo;
 }
 
 export function resolveOptions(o: TlsParserOptions = {}): ResolvedOptions {
@@ -133,6 +135,7 @@ export function resolveOptions(o: TlsParserOptions = {}): ResolvedOptions {
     maxCertificates: o.maxCertificates ?? 16,
     stopAfterHandshake: o.stopAfterHandshake ?? false,
     maxPrefixBytes: o.maxPrefixBytes ?? 16 * 1024,
+    memo: new HelloMemo(),
   };
 }
 
@@ -206,39 +209,64 @@ function historyLetter(type: number): string {
   }
 }
 
-class Side {
-  mode = M_START;
-  needed = 1;
+/** One direction's parsing state (an object literal: V8 can allocate these, which live as long as the flow, straight in the old generation). */
+interface Side {
+  mode: number;
+  needed: number;
   /** Bytes left unconsumed at the last return (a partial header or small record). */
-  pending = 0;
+  pending: number;
   /** START after a gap: the beginning was lost, prefixes no longer apply. */
-  afterGap = false;
+  afterGap: boolean;
   /** START after a plaintext prefix: only TLS may follow. */
-  afterPrefix = false;
+  afterPrefix: boolean;
 
   // --- TLS records
-  hs: HandshakeAssembler | null = null;
+  hs: HandshakeAssembler | null;
   /** Bytes of the current plaintext handshake record still to come. */
-  recRemaining = 0;
+  recRemaining: number;
   /** Discard handshake bytes until the current record ends (a gap broke the message). */
-  hsBroken = false;
-  recordVersion = 0;
-  resync = false;
-  resyncScanned = 0;
+  hsBroken: boolean;
+  recordVersion: number;
+  resync: boolean;
+  resyncScanned: number;
   /** The side started with a handshake record. */
-  startedWithHandshake = false;
+  startedWithHandshake: boolean;
   /** SSL 2.0 CLIENT-HELLO seen on this side: later records with the high bit set are SSLv2. */
-  v2 = false;
+  v2: boolean;
   /** SSL 2.0 session: every record is SSLv2-framed. */
-  v2Session = false;
+  v2Session: boolean;
 
   // --- plaintext prefix
   /** How the prefix is cut into units: text lines, XML tags, BER messages. */
-  framing = FRAME_LINE;
-  prefixBytes = 0;
-  lines = 0;
-  stage = 0;
-  tentative = false;
+  framing: number;
+  prefixBytes: number;
+  lines: number;
+  stage: number;
+  tentative: boolean;
+}
+
+function newSide(): Side {
+  return {
+    mode: M_START,
+    needed: 1,
+    pending: 0,
+    afterGap: false,
+    afterPrefix: false,
+    hs: null,
+    recRemaining: 0,
+    hsBroken: false,
+    recordVersion: 0,
+    resync: false,
+    resyncScanned: 0,
+    startedWithHandshake: false,
+    v2: false,
+    v2Session: false,
+    framing: FRAME_LINE,
+    prefixBytes: 0,
+    lines: 0,
+    stage: 0,
+    tentative: false,
+  };
 }
 
 /**
@@ -248,14 +276,14 @@ class Side {
 export class TlsParser implements StreamParser {
   /** What the flow showed, for reading (after `finish()`); the parser alone writes it. */
   readonly facts: Readonly<TlsSessionFacts>;
-  private readonly f: TlsSessionFacts = newSessionFacts();
+  private readonly f: TlsSessionFacts = sessionFacts();
 
   private readonly opts: ResolvedOptions;
-  private readonly sides: [Side, Side] = [new Side(), new Side()];
+  private readonly sides: [Side, Side] = [newSide(), newSide()];
   /** Side facts by flow direction (facts.client/server point at them by role). */
   private readonly dirFacts: [TlsSideFacts, TlsSideFacts];
   private readonly sinks: [HandshakeSink, HandshakeSink];
-  private readonly hdr: RecordHeader = newRecordHeader();
+  private readonly hdr: RecordHeader = RECORD_HEADER;
   private finished = false;
 
   // Session state behind Zeek's established/resumed.
@@ -277,7 +305,7 @@ export class TlsParser implements StreamParser {
     this.opts = 'ja4s' in options ? (options as ResolvedOptions) : resolveOptions(options as TlsParserOptions);
     this.facts = this.f;
     this.dirFacts = [this.f.client, this.f.server];
-    this.sinks = [this.makeSink(0), this.makeSink(1)];
+    this.sinks = [new DirSink(this, 0), new DirSink(this, 1)];
   }
 
   // --- StreamParser ----------------------------------------------------------
@@ -331,7 +359,8 @@ export class TlsParser implements StreamParser {
     if (this.finished) return this.f;
     this.finished = true;
     try {
-      for (const dir of [0, 1] as const) {
+      for (let d = 0; d < 2; d++) {
+        const dir = d as Direction;
         const s = this.sides[dir];
         if (s.mode !== M_TLS) continue;
         if (s.recRemaining > 0 || s.pending > 0) this.anomaly(A.recordTruncated);
@@ -643,8 +672,22 @@ export class TlsParser implements StreamParser {
 
   private beginTls(s: Side): void {
     s.mode = M_TLS;
-    if (s.hs === null) s.hs = new HandshakeAssembler(this.opts.maxHandshakeMessage);
     this.f.detected = true;
+  }
+
+  /**
+   * Handshake bytes of a record body. Whole messages go to the sink in place;
+   * a side gets its assembler only when a message spans pieces (a side that
+   * never has one keeps no assembler at all).
+   */
+  private handshakeBytes(dir: Direction, s: Side, buf: Buffer, p: number, end: number): void {
+    const sink = this.sinks[dir];
+    if (s.hs === null) {
+      p = pushWholeMessages(buf, p, end, sink);
+      if (p === end) return;
+      s.hs = new HandshakeAssembler(this.opts.maxHandshakeMessage);
+    }
+    s.hs.push(buf, p, end, sink);
   }
 
   private noteMidstream(): void {
@@ -662,13 +705,13 @@ export class TlsParser implements StreamParser {
       if (s.recRemaining > 0) {
         const n = Math.min(s.recRemaining, end - p);
         if (n === 0) return p;
-        if (!s.hsBroken) s.hs!.push(buf, p, p + n, this.sinks[dir]);
+        if (!s.hsBroken) this.handshakeBytes(dir, s, buf, p, p + n);
         s.recRemaining -= n;
         p += n;
         if (s.recRemaining === 0) {
           if (s.hsBroken) {
             s.hsBroken = false;
-            s.hs!.reset();
+            if (s.hs !== null) s.hs.reset();
           }
           this.maybeStop();
         }
@@ -730,9 +773,9 @@ export class TlsParser implements StreamParser {
             return p;
           }
           if (len === 0) this.anomaly(A.recordEmpty);
-          if (s.hs!.inMessage) {
+          if (s.hs !== null && s.hs.inMessage) {
             this.anomaly(A.handshakeInterleaved);
-            s.hs!.reset();
+            s.hs.reset();
           }
           if (type === CT_ALERT) {
             this.alert(dir, sf, buf, len === 2 ? p + RECORD_HEADER_LEN : -1);
@@ -921,7 +964,7 @@ export class TlsParser implements StreamParser {
       f.cipherName = sslv2CipherName(sh.cipherSuite);
     }
     if (sh.sslv2Certificate !== null && this.dirFacts[dir].certificates.length === 0) {
-      this.dirFacts[dir].certificates.push(sh.sslv2Certificate);
+      this.dirFacts[dir].certificates = [sh.sslv2Certificate];
     }
   }
 
@@ -946,9 +989,9 @@ export class TlsParser implements StreamParser {
     if (s.recRemaining > 0) {
       if (!s.hsBroken) {
         this.anomaly(A.gapInHandshake);
-        if (s.hs!.inMessage) this.flushPartial(dir);
+        if (s.hs !== null && s.hs.inMessage) this.flushPartial(dir);
       }
-      s.hs!.reset();
+      if (s.hs !== null) s.hs.reset();
       if (length < s.recRemaining) {
         s.recRemaining -= length;
         s.hsBroken = true;
@@ -1005,14 +1048,8 @@ export class TlsParser implements StreamParser {
 
   // --- handshake messages ----------------------------------------------------
 
-  private makeSink(dir: Direction): HandshakeSink {
-    return {
-      onMessage: (type, buf, start, end, owned) => this.onHandshake(dir, type, buf, start, end, owned),
-      anomaly: (id) => this.anomaly(id),
-    };
-  }
-
-  private onHandshake(dir: Direction, type: number, buf: Buffer, start: number, end: number, owned: boolean): void {
+  /** @internal (DirSink) */
+  onHandshake(dir: Direction, type: number, buf: Buffer, start: number, end: number, owned: boolean): void {
     const f = this.f;
     switch (type) {
       case HS_CLIENT_HELLO: {
@@ -1041,7 +1078,7 @@ export class TlsParser implements StreamParser {
           return;
         }
         f.serverHelloCount++;
-        const r = parseServerHello(buf, start, end);
+        const r = parseServerHello(buf, start, end, end - start, f.clientHello !== null ? f.clientHello.sessionId : null);
         this.issues(r.issues);
         let sh: ServerHello;
         if (r.status === 'ok') sh = r.value;
@@ -1057,7 +1094,7 @@ export class TlsParser implements StreamParser {
         this.history(dir, 'x');
         const sf = this.dirFacts[dir];
         if (this.tls13 || sf.certificates.length > 0) return;
-        const r = parseCertificateList(buf, start, end, owned, this.opts.maxCertificates);
+        const r = parseCertificateList(buf, start, end, owned, this.opts.maxCertificates, this.opts.memo);
         this.issues(r.issues);
         sf.certificates = r.certificates;
         return;
@@ -1075,6 +1112,8 @@ export class TlsParser implements StreamParser {
   private applyClientHello(ch: ClientHello, complete: boolean, buf: Buffer, start: number, end: number): void {
     const f = this.f;
     this.helloSeen = true;
+    // The hello's lists become its shape's (shared by every hello alike); fingerprints are the shape's.
+    const shape = this.opts.memo.client(ch);
     f.clientHello = ch;
     f.sni = ch.serverName;
     f.alpnOffered = ch.alpn;
@@ -1084,14 +1123,14 @@ export class TlsParser implements StreamParser {
     const sidSet = sid !== null && sid.length > 0 && !allZero(sid);
     this.ticketWithEmptySession = ch.sessionTicketLength > 0 && !sidSet;
     if (complete && this.opts.fingerprints && !ch.sslv2) {
-      const j3 = ja3(ch);
+      const j3 = shape.ja3;
       f.ja3 = j3.hash;
       f.ja3String = j3.string;
-      const j4 = ja4(ch, 't');
+      const j4 = shape.ja4;
       f.ja4 = j4.ja4;
       f.ja4_r = j4.ja4_r;
       f.ja4_ro = j4.ja4_ro;
-      if (this.opts.ja4Original) f.ja4_o = ja4o(ch, 't');
+      if (this.opts.ja4Original) f.ja4_o = shape.ja4o;
     }
   }
 
@@ -1116,11 +1155,12 @@ export class TlsParser implements StreamParser {
     if (sh.alpn !== null) f.alpnSelected = sh.alpn;
     if (this.opts.keepRawHellos) f.rawServerHello = Buffer.from(buf.subarray(start, end));
     if (complete && this.opts.fingerprints) {
-      const j = ja3s(sh);
+      const shape = this.opts.memo.server(sh);
+      const j = shape.ja3s;
       f.ja3s = j.hash;
       f.ja3sString = j.string;
       if (this.opts.ja4s) {
-        const j4 = ja4s(sh, 't');
+        const j4 = shape.ja4s;
         f.ja4s = j4.ja4s;
         f.ja4s_r = j4.ja4s_r;
       }
@@ -1133,6 +1173,10 @@ export class TlsParser implements StreamParser {
       const ss = sh.sessionId;
       if (cs !== null && ss !== null && cs.length > 0 && !allZero(cs) && cs.equals(ss) && !isTls13(sh.version)) {
         f.resumed = true;
+      }
+      // The echoed session id (TLS 1.3 compatibility mode, resumption): one buffer for both hellos.
+      if (cs !== null && ss !== null && cs !== ss && cs.length === ss.length && cs.equals(ss)) {
+        (sh as { -readonly [K in keyof ServerHello]: ServerHello[K] }).sessionId = cs;
       }
       if (ch.pskIdentities >= 0 && sh.pskSelectedIdentity >= 0) f.resumed = true;
     }
@@ -1177,12 +1221,15 @@ export class TlsParser implements StreamParser {
     f.history += fromClient ? letter.toUpperCase() : letter;
   }
 
-  private anomaly(id: number): void {
+  /** @internal (DirSink) */
+  anomaly(id: number): void {
     this.counters.inc(id);
-    const list = this.f.anomalies;
+    let list = this.f.anomalies;
     if (list.length >= MAX_SESSION_ANOMALIES) return;
     const name = anomalyName(id);
-    if (!list.includes(name)) list.push(name);
+    if (list.includes(name)) return;
+    if (list === NO_ANOMALIES) list = this.f.anomalies = [];
+    list.push(name);
   }
 
   private issues(ids: readonly number[]): void {
@@ -1204,6 +1251,34 @@ export class TlsParser implements StreamParser {
     this.sides[1].mode = M_DONE;
     this.sides[0].needed = 1;
     this.sides[1].needed = 1;
+  }
+}
+
+/** One header for every parser: records are read and used at once, one parser at a time. */
+const RECORD_HEADER: RecordHeader = newRecordHeader();
+
+// Facts start with shared empty lists; the parser gives a session its own list when it has something to put in it.
+const NO_ANOMALIES: string[] = Object.freeze([]) as unknown as string[];
+const NO_CERTIFICATES: Buffer[] = Object.freeze([]) as unknown as Buffer[];
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+function sessionFacts(): TlsSessionFacts {
+  return makeSessionFacts(NO_ANOMALIES, NO_NAMES, NO_CERTIFICATES, NO_CERTIFICATES);
+}
+
+/** The assembler's sink for one direction (an object, not two closures per parser). */
+class DirSink implements HandshakeSink {
+  constructor(
+    private readonly parser: TlsParser,
+    private readonly dir: Direction,
+  ) {}
+
+  onMessage(type: number, buf: Buffer, start: number, end: number, owned: boolean): void {
+    this.parser.onHandshake(this.dir, type, buf, start, end, owned);
+  }
+
+  anomaly(id: number): void {
+    this.parser.anomaly(id);
   }
 }
 

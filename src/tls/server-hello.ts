@@ -24,6 +24,7 @@ import {
   HRR_RANDOM,
   SSLV2,
 } from './constants.js';
+import { internNumbers, internRefs, NumberScratch, RefScratch } from './intern.js';
 import type { ExtensionRef, ParseResult } from './result.js';
 
 export interface ServerHello {
@@ -64,6 +65,12 @@ type MutableServerHello = {
   -readonly [K in keyof ServerHello]: ServerHello[K];
 };
 
+// Lists are frozen and shared between hellos with the same content (intern.ts).
+const NONE: readonly number[] = Object.freeze([]);
+const NO_REFS: readonly ExtensionRef[] = Object.freeze([]);
+const REFS = new RefScratch();
+const TYPES = new NumberScratch();
+
 function emptyServerHello(sslv2: boolean, declaredLength: number): MutableServerHello {
   return {
     sslv2,
@@ -74,8 +81,8 @@ function emptyServerHello(sslv2: boolean, declaredLength: number): MutableServer
     sessionId: null,
     cipherSuite: -1,
     compressionMethod: -1,
-    extensions: [],
-    extensionTypes: [],
+    extensions: NO_REFS,
+    extensionTypes: NONE,
     selectedVersion: -1,
     version: -1,
     alpn: null,
@@ -92,81 +99,118 @@ function u16(b: Buffer, o: number): number {
   return (b[o] << 8) | b[o + 1];
 }
 
+/** A copy of `buf[start, end)` (one allocation). */
+function copyOf(buf: Buffer, start: number, end: number): Buffer {
+  const b = Buffer.allocUnsafe(end - start);
+  buf.copy(b, 0, start, end);
+  return b;
+}
+
+function incompleteSh(sh: MutableServerHello, issues: number[], need: number): ParseResult<ServerHello> {
+  sh.truncated = true;
+  return { status: 'incomplete', needed: need, partial: sh, issues };
+}
+
+function errorSh(sh: MutableServerHello, issues: number[], reason: string): ParseResult<ServerHello> {
+  issues.push(A.serverHelloMalformed);
+  return { status: 'error', reason, partial: sh, issues };
+}
+
 /** Parse a ServerHello body `buf[start, end)`; see `parseClientHello` for `declaredLength`. */
 export function parseServerHello(
   buf: Buffer,
   start: number,
   end: number,
   declaredLength: number = end - start,
+  /** The ClientHello's session id: an echo of it is returned as that same buffer instead of a copy. */
+  echoOf: Buffer | null = null,
 ): ParseResult<ServerHello> {
   const sh = emptyServerHello(false, declaredLength);
   const issues: number[] = [];
   const cut = end - start < declaredLength;
   if (!cut) end = start + declaredLength;
-  const incomplete = (need: number): ParseResult<ServerHello> => {
-    sh.truncated = true;
-    return { status: 'incomplete', needed: need, partial: sh, issues };
-  };
-  const error = (reason: string): ParseResult<ServerHello> => {
-    issues.push(A.serverHelloMalformed);
-    return { status: 'error', reason, partial: sh, issues };
-  };
 
   let p = start;
-  if (end - p < 2) return incomplete(2 - (end - p));
+  if (end - p < 2) return incompleteSh(sh, issues, 2 - (end - p));
   sh.legacyVersion = u16(buf, p);
   sh.version = sh.legacyVersion;
   p += 2;
-  if (end - p < 32) return incomplete(32 - (end - p));
-  sh.helloRetryRequest = buf.compare(HRR_RANDOM, 0, 32, p, p + 32) === 0;
+  if (end - p < 32) return incompleteSh(sh, issues, 32 - (end - p));
+  sh.helloRetryRequest = buf[p] === HRR_RANDOM[0] && buf.compare(HRR_RANDOM, 0, 32, p, p + 32) === 0;
   p += 32;
   if (isDraftLayout(sh.legacyVersion)) {
     // TLS 1.3 drafts before 22: no session id echo, no compression method.
-    if (end - p < 2) return incomplete(2 - (end - p));
+    if (end - p < 2) return incompleteSh(sh, issues, 2 - (end - p));
     sh.cipherSuite = u16(buf, p);
     p += 2;
-    return extensions(p);
+    return serverExtensions(buf, start, p, end, declaredLength, cut, sh, issues);
   }
-  if (end - p < 1) return incomplete(1);
+  if (end - p < 1) return incompleteSh(sh, issues, 1);
   const sidLen = buf[p];
   p += 1;
-  if (sidLen > 32) return error('session id longer than 32');
-  if (end - p < sidLen) return incomplete(sidLen - (end - p));
-  sh.sessionId = Buffer.from(buf.subarray(p, p + sidLen));
+  if (sidLen > 32) return errorSh(sh, issues, 'session id longer than 32');
+  if (end - p < sidLen) return incompleteSh(sh, issues, sidLen - (end - p));
+  sh.sessionId =
+    echoOf !== null && echoOf.length === sidLen && buf.compare(echoOf, 0, sidLen, p, p + sidLen) === 0 ? echoOf : copyOf(buf, p, p + sidLen);
   p += sidLen;
-  if (end - p < 2) return incomplete(2 - (end - p));
+  if (end - p < 2) return incompleteSh(sh, issues, 2 - (end - p));
   sh.cipherSuite = u16(buf, p);
   p += 2;
-  if (end - p < 1) return incomplete(1);
+  if (end - p < 1) return incompleteSh(sh, issues, 1);
   sh.compressionMethod = buf[p];
   p += 1;
-  return extensions(p);
+  return serverExtensions(buf, start, p, end, declaredLength, cut, sh, issues);
+}
 
-  function extensions(p: number): ParseResult<ServerHello> {
-    if (p === end) return cut ? incomplete(declaredLength - (end - start)) : { status: 'ok', value: sh, issues };
-    if (end - p < 2) return incomplete(2 - (end - p));
-    const extEnd = p + 2 + u16(buf, p);
-    p += 2;
-    if (!cut && extEnd > end) return error('extensions length beyond the message');
-    const stop = Math.min(extEnd, end);
-    const exts: ExtensionRef[] = [];
-    const types: number[] = [];
-    sh.extensions = exts;
-    sh.extensionTypes = types;
-    while (p < stop) {
-      if (stop - p < 4) return extEnd <= end ? error('extension overruns the block') : incomplete(4 - (stop - p));
-      const type = u16(buf, p);
-      const len = u16(buf, p + 2);
-      p += 4;
-      exts.push({ type, offset: p - start, length: len });
-      types.push(type);
-      if (stop - p < len) return extEnd <= end ? error('extension overruns the block') : incomplete(len - (stop - p));
-      if (!parseExtensionValue(buf, p, p + len, type, sh)) issues.push(A.serverHelloBadExtension);
-      p += len;
-    }
-    if (cut) return incomplete(declaredLength - (end - start));
-    return { status: 'ok', value: sh, issues };
+function serverExtensions(
+  buf: Buffer,
+  start: number,
+  p: number,
+  end: number,
+  declaredLength: number,
+  cut: boolean,
+  sh: MutableServerHello,
+  issues: number[],
+): ParseResult<ServerHello> {
+  if (p === end) return cut ? incompleteSh(sh, issues, declaredLength - (end - start)) : { status: 'ok', value: sh, issues };
+  if (end - p < 2) return incompleteSh(sh, issues, 2 - (end - p));
+  const extEnd = p + 2 + u16(buf, p);
+  p += 2;
+  if (!cut && extEnd > end) return errorSh(sh, issues, 'extensions length beyond the message');
+  const stop = Math.min(extEnd, end);
+  REFS.n = 0;
+  TYPES.n = 0;
+  const r = walkServerExtensions(buf, start, p, stop, extEnd, end, declaredLength, cut, sh, issues);
+  sh.extensions = internRefs(REFS);
+  sh.extensionTypes = internNumbers(TYPES.values, TYPES.n);
+  return r;
+}
+
+function walkServerExtensions(
+  buf: Buffer,
+  start: number,
+  p: number,
+  stop: number,
+  extEnd: number,
+  end: number,
+  declaredLength: number,
+  cut: boolean,
+  sh: MutableServerHello,
+  issues: number[],
+): ParseResult<ServerHello> {
+  while (p < stop) {
+    if (stop - p < 4) return extEnd <= end ? errorSh(sh, issues, 'extension overruns the block') : incompleteSh(sh, issues, 4 - (stop - p));
+    const type = u16(buf, p);
+    const len = u16(buf, p + 2);
+    p += 4;
+    REFS.push(type, p - start, len);
+    TYPES.push(type);
+    if (stop - p < len) return extEnd <= end ? errorSh(sh, issues, 'extension overruns the block') : incompleteSh(sh, issues, len - (stop - p));
+    if (!parseExtensionValue(buf, p, p + len, type, sh)) issues.push(A.serverHelloBadExtension);
+    p += len;
   }
+  if (cut) return incompleteSh(sh, issues, declaredLength - (end - start));
+  return { status: 'ok', value: sh, issues };
 }
 
 /**

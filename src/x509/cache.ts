@@ -4,7 +4,7 @@
  * emit one `tlsentry.x509` event per distinct certificate. Bounded LRU: a
  * certificate evicted and seen again counts as new again.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { AnomalyCounters } from '../shared/anomalies.js';
 import { countCertificateAnomalies, parseCertificate, type ParsedCertificate } from './certificate.js';
 import { LruMap } from './lru.js';
@@ -25,6 +25,7 @@ export interface CertificateCacheOptions {
 
 export class CertificateCache {
   private readonly lru: LruMap<string, ParsedCertificate>;
+  private readonly byBuffer = new WeakMap<Buffer, ParsedCertificate>();
   private readonly counters: AnomalyCounters | undefined;
   hits = 0;
   misses = 0;
@@ -55,16 +56,25 @@ export class CertificateCache {
 
   /** @internal parsed form, for chain validation inside src/x509. */
   lookup(der: Buffer): { parsed: ParsedCertificate; firstSeen: boolean } {
-    const sha256 = createHash('sha256').update(der).digest('hex');
+    // The TLS stage hands out one buffer per distinct certificate (src/tls/hello-memo.ts):
+    // a buffer seen before, still holding the same bytes, needs no hashing.
+    const known = this.byBuffer.get(der);
+    if (known !== undefined && known.der.equals(der) && this.lru.get(known.summary.sha256) === known) {
+      this.hits++;
+      return { parsed: known, firstSeen: false };
+    }
+    const sha256 = crypto.hash('sha256', der, 'hex');
     const hit = this.lru.get(sha256);
     if (hit) {
       this.hits++;
+      this.byBuffer.set(der, hit);
       return { parsed: hit, firstSeen: false };
     }
     this.misses++;
     // The DER may be a view into a reused capture buffer: keep our own copy.
     const parsed = parseCertificate(Buffer.from(der), sha256);
     this.lru.set(sha256, parsed);
+    this.byBuffer.set(der, parsed);
     if (this.counters) countCertificateAnomalies(parsed.summary, this.counters);
     return { parsed, firstSeen: true };
   }

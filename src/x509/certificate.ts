@@ -8,10 +8,10 @@
  * `x509.parse_error` anomaly.
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
+import type * as asn1js from 'asn1js';
+import type * as pkijs from 'pkijs';
 import { defineAnomaly, type AnomalyCounters } from '../shared/anomalies.js';
-import { keyObjectOf, signatureMatchesKey } from './crypto.js';
+import { keyObjectOf, libs, signatureMatchesKey } from './crypto.js';
 import { LruMap } from './lru.js';
 import { readName } from './names.js';
 import {
@@ -116,6 +116,7 @@ const pkijsCache = new LruMap<string, pkijs.Certificate>(256);
 const pkijsOwner = new WeakMap<pkijs.Certificate, ParsedCertificate>();
 
 export function pkijsCertificate(p: ParsedCertificate): pkijs.Certificate | null {
+  const { pkijs, asn1js } = libs();
   if (!p.ok) return null;
   let c = pkijsCache.get(p.summary.sha256);
   if (!c) {
@@ -152,6 +153,7 @@ function hex(b: Uint8Array, upper = false): string {
 
 /** RFC 5280 time (UTCTime YYMMDDHHMMSSZ, GeneralizedTime YYYYMMDDHHMMSS[.f]Z) → epoch seconds. */
 export function parseAsn1Time(block: unknown): number | null {
+  const { pkijs, asn1js } = libs();
   if (!(block instanceof asn1js.UTCTime) && !(block instanceof asn1js.GeneralizedTime)) return null;
   const raw = String.fromCharCode(...block.valueBlock.valueHexView);
   let m: RegExpExecArray | null;
@@ -231,6 +233,7 @@ function serialForms(block: asn1js.Integer): { zeek: string; colon: string; nega
 }
 
 function bitStringBytes(v: unknown): Uint8Array | null {
+  const { pkijs, asn1js } = libs();
   return v instanceof asn1js.BitString ? v.valueBlock.valueHexView : null;
 }
 
@@ -244,6 +247,7 @@ function keyUsageNames(bits: Uint8Array, unused: number): string[] {
 }
 
 function integerBits(block: unknown): number | null {
+  const { pkijs, asn1js } = libs();
   if (!(block instanceof asn1js.Integer)) return null;
   const b = block.valueBlock.valueHexView;
   let i = 0;
@@ -257,6 +261,7 @@ function publicKeySummary(
   key: KeyObject | null,
   anomalies: Set<CertificateAnomaly>,
 ): PublicKeySummary {
+  const { pkijs, asn1js } = libs();
   const oid = spki.algorithm.algorithmId;
   const algorithm = KEY_ALGORITHMS.get(oid) ?? oid;
   let type: KeyType = 'unknown';
@@ -393,6 +398,7 @@ function unparsed(der: Buffer, sha1: string, sha256: string): ParsedCertificate 
 
 /** Parse and summarise one DER certificate. Never throws. */
 export function parseCertificate(der: Buffer, sha256?: string): ParsedCertificate {
+  const { pkijs, asn1js } = libs();
   const sha1 = createHash('sha1').update(der).digest('hex');
   const sha256hex = sha256 ?? createHash('sha256').update(der).digest('hex');
   let cert: pkijs.Certificate;
@@ -419,6 +425,7 @@ function build(
   cert: pkijs.Certificate,
   root: Record<string, unknown>,
 ): ParsedCertificate {
+  const { pkijs, asn1js } = libs();
   const anomalies = new Set<CertificateAnomaly>();
   const rawName = (k: string, fallback: pkijs.RelativeDistinguishedNames) =>
     root[k] instanceof asn1js.Sequence ? (root[k] as asn1js.Sequence) : fallback;

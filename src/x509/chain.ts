@@ -15,9 +15,9 @@
  * is wrapped in `PathValidation`, and a name-constraint violation it finds on
  * an otherwise good chain becomes the status.
  */
-import * as pkijs from 'pkijs';
+import type * as pkijs from 'pkijs';
 import { ownerOf, pkijsCertificate, type ParsedCertificate } from './certificate.js';
-import { cryptoEngine, signatureMatchesKey, verifyWithKey } from './crypto.js';
+import { libs, signatureMatchesKey, verifyWithKey } from './crypto.js';
 import type { IntermediateCache } from './intermediates.js';
 import { EKU_ANY, EKU_SERVER_AUTH } from './oids.js';
 import type { StoredCertificate, TrustStore } from './trust.js';
@@ -456,9 +456,10 @@ function outcomeOf(code: number, message: string, result: boolean): PathEngineOu
 /**
  * Run pkijs's RFC 5280 validation on the path tlsentry built (leaf → anchor),
  * at the capture time. Issuers are looked up along that path only, and each
- * link's signature is checked (through `cryptoEngine`).
+ * link's signature is checked (through `libs().engine`).
  */
 export async function pkijsValidate(links: readonly Link[], atSeconds: number): Promise<PathValidation> {
+  const { pkijs, asn1js } = libs();
   const certs: pkijs.Certificate[] = [];
   for (const l of links) {
     const c = pkijsCertificate(l.cert);
@@ -483,7 +484,7 @@ export async function pkijsValidate(links: readonly Link[], atSeconds: number): 
         return child && parent && signedBy(child, parent) ? [issuer] : [];
       },
     });
-    const r = await engine.verify({}, cryptoEngine);
+    const r = await engine.verify({}, libs().engine);
     return {
       engine: 'pkijs',
       outcome: outcomeOf(r.resultCode, r.resultMessage, r.result),

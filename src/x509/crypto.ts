@@ -11,8 +11,9 @@
  * tlsentry's OpenSSL-ordered checks.
  */
 import { createPublicKey, verify as nodeVerify, constants, type KeyObject } from 'node:crypto';
-import * as pkijs from 'pkijs';
-import * as asn1js from 'asn1js';
+import { createRequire } from 'node:module';
+import type * as pkijs from 'pkijs';
+import type * as asn1js from 'asn1js';
 import { HASH_OIDS, OID_MGF1, SIGNATURE_ALGORITHMS } from './oids.js';
 
 export type SignatureCheck = 'ok' | 'bad';
@@ -34,6 +35,7 @@ export function keyObjectOf(spki: pkijs.PublicKeyInfo, rawDer?: Uint8Array): Key
 }
 
 function hashOfAlgorithmIdentifier(schema: unknown): string | null {
+  const { pkijs, asn1js } = libs();
   if (!(schema instanceof asn1js.Sequence)) return null;
   try {
     const alg = new pkijs.AlgorithmIdentifier({ schema });
@@ -55,6 +57,7 @@ interface PssParams {
  * expressible with node:crypto), or a trailer field other than 1.
  */
 function pssParams(alg: pkijs.AlgorithmIdentifier): PssParams | null {
+  const { pkijs, asn1js } = libs();
   let params: pkijs.RSASSAPSSParams;
   try {
     params =
@@ -140,27 +143,47 @@ export function signatureMatchesKey(alg: pkijs.AlgorithmIdentifier, key: KeyObje
   }
 }
 
-/**
- * pkijs engine whose signature verification is done by node:crypto; every
- * other operation stays on WebCrypto.
- */
-export class NodeCryptoEngine extends pkijs.CryptoEngine {
-  override async verifyWithPublicKey(
-    data: ArrayBuffer | ArrayBufferView,
-    signature: asn1js.BitString | asn1js.OctetString,
-    publicKeyInfo: pkijs.PublicKeyInfo,
-    signatureAlgorithm: pkijs.AlgorithmIdentifier,
-  ): Promise<boolean> {
-    const key = keyObjectOf(publicKeyInfo);
-    if (!key) return false;
-    const bytes =
-      data instanceof ArrayBuffer
-        ? new Uint8Array(data)
-        : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    return verifyWithKey(bytes, signature.valueBlock.valueHexView, signatureAlgorithm, key) === 'ok';
-  }
+interface Libs {
+  readonly pkijs: typeof pkijs;
+  readonly asn1js: typeof asn1js;
+  /** The engine used for every pkijs call in src/x509 (set as pkijs's engine when pkijs loads). */
+  readonly engine: pkijs.CryptoEngine;
 }
 
-/** The engine used for every pkijs call in src/x509 (set once, at module load). */
-export const cryptoEngine = new NodeCryptoEngine({ name: 'nodeEngine', crypto: globalThis.crypto });
-pkijs.setEngine('nodeEngine', cryptoEngine);
+let loaded: Libs | null = null;
+
+/**
+ * pkijs and asn1js, loaded on first use: a run that never meets a
+ * certificate (TLS 1.3 traffic, --no-x509) does not pay for loading them
+ * (~35 ms). Same module instances as a static import would give.
+ */
+export function libs(): Libs {
+  if (loaded !== null) return loaded;
+  const load = createRequire(import.meta.url);
+  const pkijsLib = load('pkijs') as typeof pkijs;
+  const asn1Lib = load('asn1js') as typeof asn1js;
+  /**
+   * pkijs engine whose signature verification is done by node:crypto; every
+   * other operation stays on WebCrypto.
+   */
+  class NodeCryptoEngine extends pkijsLib.CryptoEngine {
+    override async verifyWithPublicKey(
+      data: ArrayBuffer | ArrayBufferView,
+      signature: asn1js.BitString | asn1js.OctetString,
+      publicKeyInfo: pkijs.PublicKeyInfo,
+      signatureAlgorithm: pkijs.AlgorithmIdentifier,
+    ): Promise<boolean> {
+      const key = keyObjectOf(publicKeyInfo);
+      if (!key) return false;
+      const bytes =
+        data instanceof ArrayBuffer
+          ? new Uint8Array(data)
+          : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      return verifyWithKey(bytes, signature.valueBlock.valueHexView, signatureAlgorithm, key) === 'ok';
+    }
+  }
+  const engine = new NodeCryptoEngine({ name: 'nodeEngine', crypto: globalThis.crypto });
+  pkijsLib.setEngine('nodeEngine', engine);
+  loaded = { pkijs: pkijsLib, asn1js: asn1Lib, engine };
+  return loaded;
+}

@@ -16,7 +16,11 @@ export function normalizeSni(sni: string | null | undefined): string | null {
   return s.length === 0 ? null : s;
 }
 
+const DIGITS_AND_DOTS = /^[0-9.]+$/;
+
 function canonicalIp(s: string): string | null {
+  // isIP says 4 only for digits and dots, 6 only with a colon: a host name skips its regular expressions.
+  if (s.indexOf(':') < 0 && !DIGITS_AND_DOTS.test(s)) return null;
   const v = isIP(s);
   if (v === 4) return s.split('.').map((p) => String(Number(p))).join('.');
   if (v === 6) {

@@ -88,10 +88,21 @@ interface Entry {
 interface Resolved {
   readonly parsed: ParsedCertificate[];
   readonly key: string;
+  /** `${role}|${key}` per role, made once. */
+  readonly roleKeys: Map<string, string>;
 }
 
-/** Stand-in for a summary this module did not make (judged as unparseable). */
-const FOREIGN = parseCertificate(Buffer.alloc(0));
+/** The chain a Resolved was made from, when it held only summaries (frozen: safe to recognise by identity). */
+interface ResolvedMemo {
+  readonly items: readonly CertificateSummary[];
+  readonly resolved: Resolved;
+}
+
+/** Stand-in for a summary this module did not make (judged as unparseable); made on first need. */
+let foreign: ParsedCertificate | null = null;
+function foreignCertificate(): ParsedCertificate {
+  return (foreign ??= parseCertificate(Buffer.alloc(0)));
+}
 
 const MAX_WINDOWS = 8;
 const MAX_SNI_PER_WINDOW = 64;
@@ -110,6 +121,7 @@ export class ChainJudge {
   readonly certificates: CertificateCache;
   readonly stats: JudgeStats = { calls: 0, cacheHits: 0, validations: 0 };
   private readonly verdicts: LruMap<string, Entry>;
+  private readonly resolvedByLeaf = new WeakMap<CertificateSummary, ResolvedMemo>();
   /** Validations under way, by chain: a burst of connections to one server shares one. */
   private readonly inflight = new Map<string, Promise<Window>>();
   private readonly counters: AnomalyCounters | undefined;
@@ -135,7 +147,7 @@ export class ChainJudge {
     const hit = this.cached(resolved, ctx);
     if (hit) return hit;
     const role = ctx.role ?? 'server';
-    const key = `${role}|${resolved.key}`;
+    const key = roleKey(resolved, role);
     const running = this.inflight.get(key);
     if (running !== undefined) {
       await running;
@@ -185,16 +197,27 @@ export class ChainJudge {
   }
 
   private resolve(chain: ChainInput): Resolved {
+    // A server presents the same chain on every connection: the same summaries, resolved once.
+    const first = chain.length > 0 ? chain[0] : null;
+    const memo = first !== null && !Buffer.isBuffer(first) ? this.resolvedByLeaf.get(first) : undefined;
+    if (memo !== undefined && memo.items.length === chain.length && memo.items.every((c, i) => c === chain[i])) return memo.resolved;
     const parsed: ParsedCertificate[] = [];
+    let summariesOnly = true;
     for (const item of chain) {
-      if (Buffer.isBuffer(item)) parsed.push(this.certificates.lookup(item).parsed);
-      else parsed.push(parsedOf(item) ?? FOREIGN); // a summary not made here: nothing to validate
+      if (Buffer.isBuffer(item)) {
+        summariesOnly = false;
+        parsed.push(this.certificates.lookup(item).parsed);
+      } else parsed.push(parsedOf(item) ?? foreignCertificate()); // a summary not made here: nothing to validate
     }
-    return { parsed, key: parsed.map((p) => p.summary.sha256).join(',') };
+    const resolved: Resolved = { parsed, key: parsed.map((p) => p.summary.sha256).join(','), roleKeys: new Map() };
+    if (first !== null && summariesOnly && Object.isFrozen(first)) {
+      this.resolvedByLeaf.set(first as CertificateSummary, { items: (chain as readonly CertificateSummary[]).slice(), resolved });
+    }
+    return resolved;
   }
 
   private entryFor(resolved: Resolved, role: string, create: boolean): Entry | undefined {
-    const key = `${role}|${resolved.key}`;
+    const key = roleKey(resolved, role);
     let entry = this.verdicts.get(key);
     if (!entry && create) {
       const certAnomalies = new Set<CertificateAnomaly>();
@@ -330,6 +353,15 @@ export class ChainJudge {
     if (!this.counters) return;
     for (const a of v.anomalies) this.counters.inc(CHAIN_ANOMALY_IDS.get(a)!);
   }
+}
+
+function roleKey(resolved: Resolved, role: string): string {
+  let k = resolved.roleKeys.get(role);
+  if (k === undefined) {
+    k = `${role}|${resolved.key}`;
+    resolved.roleKeys.set(role, k);
+  }
+  return k;
 }
 
 function plainCore(status: ValidationStatus, code: number | null): Core {

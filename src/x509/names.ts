@@ -11,8 +11,9 @@
  * is walked set by set and each element read with pkijs's
  * `AttributeTypeAndValue`.
  */
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
+import type * as asn1js from 'asn1js';
+import type * as pkijs from 'pkijs';
+import { libs } from './crypto.js';
 import { DN_SHORT_NAMES, DN_SURICATA_NAMES } from './oids.js';
 
 export interface NameInfo {
@@ -167,6 +168,7 @@ function canonValue(ava: Ava): string {
 }
 
 function readAvas(name: pkijs.RelativeDistinguishedNames | asn1js.Sequence): Ava[][] {
+  const { pkijs, asn1js } = libs();
   // The decoded Name itself when the caller kept it; else pkijs re-reads it from its DER.
   const seq = name instanceof asn1js.Sequence ? name : name.toSchema();
   const rdns: Ava[][] = [];
@@ -189,6 +191,85 @@ function readAvas(name: pkijs.RelativeDistinguishedNames | asn1js.Sequence): Ava
     rdns.push(rdn);
   }
   return rdns;
+}
+
+/**
+ * The AVAs of a DER-encoded Name read without asn1js/pkijs (for indexing
+ * many certificates cheaply). Null for anything but plain DER (definite
+ * lengths, low tag numbers, OID arcs below 2^53, two-element
+ * AttributeTypeAndValue): the caller then takes the full path.
+ */
+function readAvasDer(b: Uint8Array, start: number, end: number): Ava[][] | null {
+  const name = derTlv(b, start, end);
+  if (name === null || name.tag !== 0x30 || name.end !== end) return null;
+  const rdns: Ava[][] = [];
+  for (let p = name.content; p < name.end; ) {
+    const set = derTlv(b, p, name.end);
+    if (set === null || set.tag !== 0x31) return null;
+    p = set.end;
+    const rdn: Ava[] = [];
+    for (let q = set.content; q < set.end; ) {
+      const atv = derTlv(b, q, set.end);
+      if (atv === null || atv.tag !== 0x30) return null;
+      q = atv.end;
+      const oid = derTlv(b, atv.content, atv.end);
+      if (oid === null || oid.tag !== 0x06) return null;
+      const value = derTlv(b, oid.end, atv.end);
+      if (value === null || value.end !== atv.end) return null;
+      const type = oidText(b, oid.content, oid.end);
+      if (type === null) return null;
+      const der = b.subarray(oid.end, value.end);
+      const universalPrimitive = (value.tag & 0xe0) === 0;
+      rdn.push({ type, tag: universalPrimitive ? value.tag : -1, bytes: der.subarray(value.content - oid.end), der });
+    }
+    if (rdn.length === 0) return null;
+    rdns.push(rdn);
+  }
+  return rdns;
+}
+
+function derTlv(b: Uint8Array, p: number, end: number): { tag: number; content: number; end: number } | null {
+  if (end - p < 2) return null;
+  const tag = b[p];
+  if ((tag & 0x1f) === 0x1f) return null;
+  let len = b[p + 1];
+  let q = p + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 3 || end - q < n) return null;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + b[q + i];
+    q += n;
+  }
+  if (end - q < len) return null;
+  return { tag, content: q, end: q + len };
+}
+
+function oidText(b: Uint8Array, p: number, end: number): string | null {
+  const arcs: number[] = [];
+  let v = 0;
+  for (; p < end; p++) {
+    v = v * 128 + (b[p] & 0x7f);
+    if (v > Number.MAX_SAFE_INTEGER / 128) return null;
+    if ((b[p] & 0x80) === 0) {
+      arcs.push(v);
+      v = 0;
+    }
+  }
+  if (arcs.length === 0 || (b[end - 1] & 0x80) !== 0) return null;
+  const first = arcs[0];
+  const head = first < 40 ? `0.${first}` : first < 80 ? `1.${first - 40}` : `2.${first - 80}`;
+  return arcs.length === 1 ? head : `${head}.${arcs.slice(1).join('.')}`;
+}
+
+/**
+ * OpenSSL's canonical form of a DER Name (`NameInfo.canon`), read directly
+ * from the bytes; null when the DER is anything but plain (see `readAvasDer`).
+ */
+export function canonFromDer(b: Uint8Array, start = 0, end = b.length): string | null {
+  const rdns = readAvasDer(b, start, end);
+  if (rdns === null) return null;
+  return rdns.map((rdn) => rdn.map((ava) => `${ava.type}=${canonValue(ava)}`).join('+')).join('/');
 }
 
 const EMPTY_NAME: NameInfo = { rfc4514: '', suricata: '', canon: '', commonNames: [], hasNul: false, ok: false };

@@ -49,49 +49,65 @@ test('every TLS connection is one flow with tshark\'s per-direction payload byte
     sock.on('error', () => {});
   });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  const dump = await startTcpdump('lo', file, `tcp port ${port}`);
 
-  function connect(opts: { localPort?: number }, body: (s: tls.TLSSocket) => void, reset = false): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port, localPort: opts.localPort });
-      const s = tls.connect({ socket, servername: 'test.tlsentry.local', rejectUnauthorized: false }, () => body(s));
-      s.on('data', () => {});
-      s.on('end', () => {
-        if (reset) socket.resetAndDestroy();
-        else s.end();
+  let lastDrops = 0;
+  async function generate(): Promise<string[]> {
+    const dump = await startTcpdump('lo', file, `tcp port ${port}`);
+
+    function connect(opts: { localPort?: number }, body: (s: tls.TLSSocket) => void, reset = false): Promise<void> {
+      return new Promise((resolve, reject) => {
+        const socket = net.connect({ host: '127.0.0.1', port, localPort: opts.localPort });
+        const s = tls.connect({ socket, servername: 'test.tlsentry.local', rejectUnauthorized: false }, () => body(s));
+        s.on('data', () => {});
+        s.on('end', () => {
+          if (reset) socket.resetAndDestroy();
+          else s.end();
+        });
+        s.on('close', () => resolve());
+        s.on('error', reject);
       });
-      s.on('close', () => resolve());
-      s.on('error', reject);
-    });
+    }
+
+    const plan: string[] = [];
+    try {
+      for (const n of [1000, 50_000, 300_000, 1_500_000]) {
+        plan.push(`down ${n}`);
+        await connect({}, (s) => s.write(`DOWN ${n}\n`));
+      }
+      for (const n of [2000, 80_000, 700_000]) {
+        plan.push(`up ${n}`);
+        await connect({}, (s) => s.write(Buffer.concat([Buffer.from(`UP ${n}\n`), Buffer.alloc(n, 0x62)])));
+      }
+      for (let i = 0; i < 3; i++) {
+        plan.push('handshake only');
+        await connect({}, (s) => s.end());
+      }
+      // The same client port three times in a row: a RST ends each, so the tuple is free at once.
+      const localPort = 40000 + Math.floor(Math.random() * 20000);
+      for (let i = 0; i < 3; i++) {
+        plan.push(`reused ${localPort}`);
+        await connect({ localPort }, (s) => s.write(`DOWN ${1000 * (i + 1)}\n`), true);
+      }
+      // Parallel connections interleave in the capture.
+      await Promise.all([5000, 6000, 7000].map((n) => (plan.push(`parallel ${n}`), connect({}, (s) => s.write(`DOWN ${n}\n`)))));
+    } finally {
+      lastDrops = await stopTcpdump(dump, file);
+    }
+    return plan;
   }
 
-  const plan: string[] = [];
-  try {
-    for (const n of [1000, 50_000, 300_000, 1_500_000]) {
-      plan.push(`down ${n}`);
-      await connect({}, (s) => s.write(`DOWN ${n}\n`));
+  // A capture the kernel dropped packets from (a loaded CI machine) cannot be
+  // compared byte for byte: make it again, up to three times.
+  let plan: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    plan = await generate();
+    if (lastDrops === 0) break;
+    if (attempt === 3) {
+      server.close();
+      return t.skip(`tcpdump dropped packets in 3 attempts (${lastDrops} the last time)`);
     }
-    for (const n of [2000, 80_000, 700_000]) {
-      plan.push(`up ${n}`);
-      await connect({}, (s) => s.write(Buffer.concat([Buffer.from(`UP ${n}\n`), Buffer.alloc(n, 0x62)])));
-    }
-    for (let i = 0; i < 3; i++) {
-      plan.push('handshake only');
-      await connect({}, (s) => s.end());
-    }
-    // The same client port three times in a row: a RST ends each, so the tuple is free at once.
-    const localPort = 40000 + Math.floor(Math.random() * 20000);
-    for (let i = 0; i < 3; i++) {
-      plan.push(`reused ${localPort}`);
-      await connect({ localPort }, (s) => s.write(`DOWN ${1000 * (i + 1)}\n`), true);
-    }
-    // Parallel connections interleave in the capture.
-    await Promise.all([5000, 6000, 7000].map((n) => (plan.push(`parallel ${n}`), connect({}, (s) => s.write(`DOWN ${n}\n`)))));
-  } finally {
-    await stopTcpdump(dump, file);
-    server.close();
   }
-
+  server.close();
   const out = join(dir, 'events.ndjson');
   const summary = await runRead({ inputs: [file], output: out });
   const events = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as FlowEvent);

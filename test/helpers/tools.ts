@@ -49,11 +49,14 @@ export function makeCert(dir: string, cn = 'test.tlsentry.local'): { key: string
 /** Start tcpdump and resolve once it is listening. */
 export async function startTcpdump(iface: string, file: string, filter: string): Promise<ChildProcess> {
   const p = spawn('tcpdump', ['-Z', 'root', '--immediate-mode', '-B', '32768', '-i', iface, '-s', '0', '-U', '-n', '-w', file, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    (p as ChildProcess & { stderrText?: string }).stderrText = err;
+  });
   await new Promise<void>((resolve, reject) => {
-    let err = '';
     const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
-    p.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
+    p.stderr!.on('data', () => {
       if (err.includes('listening on')) {
         clearTimeout(timer);
         resolve();
@@ -67,8 +70,12 @@ export async function startTcpdump(iface: string, file: string, filter: string):
   return p;
 }
 
-/** Stop tcpdump cleanly (it flushes on SIGINT) after letting the last packets arrive. */
-export async function stopTcpdump(p: ChildProcess, file?: string): Promise<void> {
+/**
+ * Stop tcpdump cleanly (it flushes on SIGINT) after letting the last packets
+ * arrive. Returns the packets the kernel dropped (a capture with drops cannot
+ * be compared byte for byte: callers retry).
+ */
+export async function stopTcpdump(p: ChildProcess, file?: string): Promise<number> {
   // Under load tcpdump lags: wait until the file stops growing before stopping it.
   let last = -1;
   for (let i = 0; i < 50; i++) {
@@ -80,6 +87,9 @@ export async function stopTcpdump(p: ChildProcess, file?: string): Promise<void>
   const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
   p.kill('SIGINT');
   await exited;
+  const text = (p as ChildProcess & { stderrText?: string }).stderrText ?? '';
+  const m = /(\d+) packets? dropped by kernel/.exec(text);
+  return m ? Number(m[1]) : 0;
 }
 
 export function writeTemp(dir: string, name: string, content: string | Buffer): string {

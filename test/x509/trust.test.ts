@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { TlsentryError } from '../../src/shared/errors.js';
 import { ChainJudge, parseCaBundleArg, pemCertificates, TrustStore } from '../../src/x509/index.js';
+import { parseCertificate } from '../../src/x509/certificate.js';
+import { indexKeys } from '../../src/x509/trust.js';
 import { pki, T } from './fixtures.js';
 import { toPem } from './support.js';
 
@@ -98,4 +100,63 @@ describe('TrustStore', () => {
     store.addDer(c.root.der, 'enterprise_pki');
     assert.equal((await judge.judge([c.leaf.der, c.inter.der], ctx)).validation_status, 'ok');
   });
+
+  it('files bundled and system roots under the keys their full parse gives (lazy loading is exact)', () => {
+    const lists: [string, readonly string[]][] = [['bundled', tls.rootCertificates]];
+    const getCA = (tls as unknown as { getCACertificates?: (type: string) => string[] }).getCACertificates;
+    if (typeof getCA === 'function') lists.push(['system', getCA('system')]);
+    for (const [name, pems] of lists) {
+      let checked = 0;
+      for (const der of pemCertificates(pems.join('\n'))) {
+        const parsed = parseCertificate(der);
+        assert.ok(parsed.ok, `${name} root parses: ${parsed.summary.subject}`);
+        const keys = indexKeys(der);
+        assert.ok(keys, `${name} root ${parsed.summary.subject}: index keys read from DER`);
+        assert.deepEqual(keys, { subjectCanon: parsed.subjectCanon, skid: parsed.skid }, parsed.summary.subject);
+        checked++;
+      }
+      if (name === 'bundled') assert.ok(checked > 100, `${checked} bundled roots`);
+    }
+  });
+
+  it('a lazily loaded store answers lookups as an eagerly parsed one does', () => {
+    const lazy = TrustStore.fromOptions();
+    const eager = TrustStore.empty();
+    for (const der of pemCertificates(tls.rootCertificates.join('\n'))) eager.addDer(der, 'public', 'node:tls.rootCertificates');
+    const ids = (l: readonly { parsed: { summary: { sha256: string } }; anchor: boolean }[]) => l.map((s) => `${s.parsed.summary.sha256}:${s.anchor}`);
+    for (const der of pemCertificates(tls.rootCertificates.join('\n'))) {
+      const p = parseCertificate(der);
+      assert.deepEqual(ids(lazy.bySubjectName(p.subjectCanon)), ids(eager.bySubjectName(p.subjectCanon)));
+      if (p.skid) assert.deepEqual(ids(lazy.byKeyId(p.skid)), ids(eager.byKeyId(p.skid)));
+      assert.equal(lazy.bySha(p.summary.sha256)?.anchor, eager.bySha(p.summary.sha256)?.anchor);
+    }
+    assert.deepEqual(lazy.anchors(), eager.anchors());
+    assert.equal(lazy.size, eager.size);
+  });
+
+  it('a lazily loaded root that does not parse leaves the store when looked up', () => {
+    const store = TrustStore.empty();
+    const { c } = pki();
+    // A certificate whose skeleton reads but whose signature algorithm is no AlgorithmIdentifier.
+    const der = Buffer.from(c.root.der);
+    const keys = indexKeys(der)!;
+    assert.ok(keys);
+    const broken = Buffer.from(der);
+    // Corrupt the outer signature BIT STRING tag (last TLV of the certificate) into an INTEGER.
+    const tbsLen = (() => {
+      let p = 2 + (der[1] & 0x80 ? der[1] & 0x7f : 0);
+      const l = der[p + 1];
+      const n = l & 0x80 ? l & 0x7f : 0;
+      let len = n ? 0 : l;
+      for (let i = 0; i < n; i++) len = len * 256 + der[p + 2 + i];
+      return p + 2 + n + len;
+    })();
+    const alg = tbsLen; // AlgorithmIdentifier SEQUENCE starts right after the TBS
+    broken[alg] = 0x02;
+    (store as unknown as { addPemLazy(t: string, k: string, s: string): unknown }).addPemLazy(toPem(broken), 'enterprise_pki', 'test');
+    assert.equal(parseCertificate(broken).ok, false);
+    assert.deepEqual(store.bySubjectName(keys.subjectCanon), []);
+    assert.equal(store.size, 0);
+  });
 });
+
