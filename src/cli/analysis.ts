@@ -9,6 +9,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { TlsentryError } from '../shared/errors.js';
 import type { EnricherOptions } from '../enrich/index.js';
 import type { DetectConfig } from '../detect/index.js';
+import { parseCaBundleArg, type CaBundleSpec } from '../x509/index.js';
+import { dirname, resolve } from 'node:path';
 
 const require = createRequire(import.meta.url);
 
@@ -30,23 +32,81 @@ export function analysisFromFlags(o: {
   baseline?: string;
   detect?: boolean;
   learn?: boolean;
-}): { endpoint: EnricherOptions | null; detect: { config: DetectConfig; baseline?: string; learn?: boolean } | null } {
+}): {
+  endpoint: EnricherOptions | null;
+  detect: { config: DetectConfig; baseline?: string; learn?: boolean } | null;
+  /** Trust bundles from the configuration file (`x509.ca_bundles`), before any --ca-bundle. */
+  caBundles: CaBundleSpec[];
+} {
+  const file = o.config !== undefined ? loadSensorConfig(o.config) : null;
+  // Command-line flags win over the configuration file.
+  const url = o.endpoint ?? file?.endpoint?.url;
+  const tokenFile = o.endpointTokenFile ?? file?.endpoint?.token_file;
+  const caFile = o.endpointCa ?? file?.endpoint?.ca_file;
   let endpoint: EnricherOptions | null = null;
-  if (o.endpoint !== undefined) {
-    if (o.endpointTokenFile === undefined) throw new TlsentryError('ERR_USAGE', '--endpoint needs --endpoint-token-file');
+  if (url !== undefined) {
+    if (tokenFile === undefined) throw new TlsentryError('ERR_USAGE', '--endpoint needs --endpoint-token-file (or endpoint.token_file)');
     let token: string;
     try {
-      token = readFileSync(o.endpointTokenFile, 'utf8').trim();
+      token = readFileSync(tokenFile, 'utf8').trim();
     } catch (e) {
-      throw new TlsentryError('ERR_CONFIG', `cannot read ${o.endpointTokenFile}: ${(e as Error).message}`, { cause: e });
+      throw new TlsentryError('ERR_CONFIG', `cannot read ${tokenFile}: ${(e as Error).message}`, { cause: e });
     }
-    endpoint = { url: o.endpoint, token, timeoutMs: o.endpointTimeout, ca: o.endpointCa !== undefined ? readFileSync(o.endpointCa) : undefined };
+    endpoint = { url, token, timeoutMs: o.endpointTimeout ?? file?.endpoint?.timeout_ms, ca: caFile !== undefined ? readFileSync(caFile) : undefined };
   }
-  const wantDetect = o.detect === true || o.learn === true || o.baseline !== undefined || o.config !== undefined;
+  const wantDetect = o.detect === true || o.learn === true || o.baseline !== undefined || file?.hasDetect === true;
   const detect = wantDetect
     ? { config: loadConfig(o.config), baseline: o.baseline, learn: o.learn === true }
     : null;
-  return { endpoint, detect };
+  return { endpoint, detect, caBundles: file?.caBundles ?? [] };
+}
+
+interface SensorConfigFile {
+  endpoint?: { url?: string; token_file?: string; ca_file?: string; timeout_ms?: number };
+  caBundles: CaBundleSpec[];
+  hasDetect: boolean;
+}
+
+/**
+ * The sensor's own sections of the configuration file, validated with zod
+ * (an error names the key): `endpoint: { url, token_file, ca_file, timeout_ms }`
+ * and `x509: { ca_bundles: [ "corp.pem=enterprise_pki" | { path, tag } ] }`.
+ * Relative paths are relative to the file. The `detect:` section is the
+ * detector's (src/detect/config.ts).
+ */
+export function loadSensorConfig(path: string): SensorConfigFile {
+  const { z } = require('zod') as typeof import('zod');
+  const { parse } = require('yaml') as typeof import('yaml');
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(path, 'utf8')) ?? {};
+  } catch (e) {
+    throw new TlsentryError('ERR_CONFIG', `${path}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+  }
+  const tag = z.enum(['enterprise_pki', 'tls_inspection']);
+  const schema = z.looseObject({
+    endpoint: z
+      .strictObject({ url: z.string().url(), token_file: z.string().optional(), ca_file: z.string().optional(), timeout_ms: z.number().int().positive().optional() })
+      .optional(),
+    x509: z.strictObject({ ca_bundles: z.array(z.union([z.string(), z.strictObject({ path: z.string(), tag: tag.default('enterprise_pki') })])).default([]) }).optional(),
+  });
+  const r = schema.safeParse(doc);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new TlsentryError('ERR_CONFIG', `${path}: ${i.path.join('.') || '(top level)'}: ${i.message}`);
+  }
+  const here = dirname(path);
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(here, p));
+  const caBundles = (r.data.x509?.ca_bundles ?? []).map((b) => {
+    const spec = typeof b === 'string' ? parseCaBundleArg(b) : { path: b.path, tag: b.tag };
+    return { ...spec, path: resolve(here, spec.path) };
+  });
+  const ep = r.data.endpoint;
+  return {
+    endpoint: ep ? { ...ep, token_file: abs(ep.token_file), ca_file: abs(ep.ca_file) } : undefined,
+    caBundles,
+    hasDetect: typeof doc === 'object' && doc !== null && 'detect' in doc,
+  };
 }
 
 /** Adds the endpoint and detection options to a command. */
@@ -56,7 +116,7 @@ export function addAnalysisOptions(c: Command): Command {
     .option('--endpoint-token-file <file>', 'bearer token for --endpoint')
     .option('--endpoint-ca <file>', 'CA certificate (PEM) of an HTTPS agent with a private CA')
     .option('--endpoint-timeout <ms>', 'per-request timeout of the endpoint API', positiveInt('--endpoint-timeout'), 2000)
-    .option('-c, --config <file>', 'YAML or JSON configuration: its detect: section (thresholds, weights, allow-lists, learning period, baseline)')
+    .option('-c, --config <file>', 'YAML or JSON configuration: endpoint:, x509: (ca_bundles) and detect: (thresholds, weights, allow-lists, learning period, baseline)')
     .option('-b, --baseline <path|url>', 'AN0759 baseline: SQLite file or postgres://user@host:port/db (turns detection on)')
     .option('--detect', 'AN0759 detection with the configured (or default) baseline')
     .option('--learn', 'learn mode: update the baseline, raise no alerts');

@@ -321,7 +321,7 @@ export function liveCommand(program: Command): Command {
           ? {
               defaultTrust: f.defaultTrust,
               systemTrust: f.systemTrust === true,
-              bundles: f.caBundle.map((a) => parseCaBundleArg(a)),
+              bundles: [...analysis.caBundles, ...f.caBundle.map((a) => parseCaBundleArg(a))],
               intermediateCache: f.intermediateCache === true,
               aboutToExpireDays: f.aboutToExpireDays,
             }

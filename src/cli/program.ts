@@ -82,7 +82,7 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
           ? {
               defaultTrust: o.defaultTrust,
               systemTrust: o.systemTrust === true,
-              bundles: o.caBundle.map((a) => parseCaBundleArg(a)),
+              bundles: [...analysis.caBundles, ...o.caBundle.map((a) => parseCaBundleArg(a))],
               intermediateCache: o.intermediateCache === true,
               aboutToExpireDays: o.aboutToExpireDays,
             }
