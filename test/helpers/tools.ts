@@ -20,6 +20,7 @@ const PACKAGES: Record<string, string> = {
   curl: 'curl',
   editcap: 'wireshark-common',
   ip: 'iproute2',
+  git: 'git',
   ndpiReader: 'libndpi-bin',
 };
 
