@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { TlsentryError } from '../shared/errors.js';
 import type { EnricherOptions } from '../enrich/index.js';
 import type { DetectConfig } from '../detect/index.js';
+import type { ReadOptions } from './pipeline.js';
 import { parseCaBundleArg, type CaBundleSpec } from '../x509/index.js';
 import { dirname, resolve } from 'node:path';
 
@@ -19,6 +20,68 @@ function positiveInt(name: string) {
     const n = Number(v);
     if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
     return n;
+  };
+}
+
+/** The sensor flags `read` and `live` share (commander's camel-cased option values). */
+export interface SensorFlags {
+  maxFlows: number;
+  idleTimeout: number;
+  tls: boolean;
+  x509: boolean;
+  caBundle: string[];
+  defaultTrust: boolean;
+  systemTrust?: boolean;
+  intermediateCache?: boolean;
+  aboutToExpireDays: number;
+  ja4sFoxioLicense?: boolean;
+  endpoint?: string;
+  endpointTokenFile?: string;
+  endpointCa?: string;
+  endpointTimeout?: number;
+  config?: string;
+  baseline?: string;
+  detect?: boolean;
+  learn?: boolean;
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+/** Flow-table, TLS, certificate, endpoint and detection options, shared by `read` and `live`. */
+export function addSensorOptions(c: Command): Command {
+  c.option('--max-flows <n>', 'flows tracked at once before the least recently active is evicted', positiveInt('--max-flows'), 131072)
+    .option('--idle-timeout <seconds>', 'end a flow after this many seconds without packets', positiveInt('--idle-timeout'), 300)
+    .option('--no-tls', 'no TLS analysis (flows only)')
+    .option('--no-x509', 'no certificate analysis')
+    .option('--ca-bundle <file[=tag]>', 'also trust the CAs in this PEM file; tag enterprise_pki (default) or tls_inspection (repeatable)', collect, [])
+    .option('--no-default-trust', "do not trust Node's bundled Mozilla roots")
+    .option('--system-trust', "also trust the operating system's CA store")
+    .option('--intermediate-cache', 'let intermediates seen on other connections complete a chain (verdicts say so)')
+    .option('--about-to-expire-days <n>', 'about_to_expire anomaly threshold', positiveInt('--about-to-expire-days'), 30)
+    .option('--ja4s-foxio-license', 'also compute JA4S: licensed under the FoxIO License 1.1 (internal use only; commercial use needs a licence from FoxIO)');
+  return addAnalysisOptions(c);
+}
+
+/** The `Sensor` options those flags (and the configuration file they name) give. */
+export function sensorOptionsFromFlags(f: SensorFlags): Pick<ReadOptions, 'maxFlows' | 'idleTimeoutSec' | 'tls' | 'x509' | 'endpoint' | 'detect'> {
+  const analysis = analysisFromFlags(f);
+  return {
+    endpoint: analysis.endpoint,
+    detect: analysis.detect,
+    maxFlows: f.maxFlows,
+    idleTimeoutSec: f.idleTimeout,
+    tls: f.tls ? { ja4sFoxioLicense: f.ja4sFoxioLicense === true } : false,
+    x509: f.x509
+      ? {
+          defaultTrust: f.defaultTrust,
+          systemTrust: f.systemTrust === true,
+          bundles: [...analysis.caBundles, ...f.caBundle.map((a) => parseCaBundleArg(a))],
+          intermediateCache: f.intermediateCache === true,
+          aboutToExpireDays: f.aboutToExpireDays,
+        }
+      : false,
   };
 }
 

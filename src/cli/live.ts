@@ -19,11 +19,10 @@ import { Worker } from 'node:worker_threads';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { C, CONTROL_SLOTS, METRICS_SLOTS, type LiveWorkerData, type MainMessage, type WorkerMessage } from '../capture/live-shared.js';
 import { DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, DEFAULT_TIMEOUT_MS, linkTypeName, type CaptureCounters } from '../capture/live.js';
-import { parseCaBundleArg } from '../x509/index.js';
 import { TlsentryError } from '../shared/errors.js';
 import { formatSummary } from './summary.js';
 import { startMetricsServer } from './metrics.js';
-import { addAnalysisOptions, analysisFromFlags } from './program.js';
+import { addSensorOptions, sensorOptionsFromFlags, type SensorFlags } from './analysis.js';
 import { dropPrivileges, handleSignals } from './service.js';
 import type { RunSummary } from './pipeline.js';
 
@@ -215,9 +214,6 @@ export function formatLiveSummary(iface: string, s: RunSummary | null, c: Captur
 
 // --- command line ----------------------------------------------------------
 
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
-}
 
 function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
@@ -227,7 +223,7 @@ function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
-interface LiveFlags {
+interface LiveFlags extends SensorFlags {
   interface: string;
   filter?: string;
   output: string;
@@ -240,24 +236,6 @@ interface LiveFlags {
   user: string;
   metrics?: string;
   quiet?: boolean;
-  maxFlows: number;
-  idleTimeout: number;
-  tls: boolean;
-  x509: boolean;
-  caBundle: string[];
-  defaultTrust: boolean;
-  systemTrust?: boolean;
-  intermediateCache?: boolean;
-  aboutToExpireDays: number;
-  ja4sFoxioLicense?: boolean;
-  endpoint?: string;
-  endpointTokenFile?: string;
-  endpointCa?: string;
-  endpointTimeout: number;
-  config?: string;
-  baseline?: string;
-  detect?: boolean;
-  learn?: boolean;
 }
 
 /** Registers `tlsentry live` on the program. */
@@ -281,23 +259,12 @@ export function liveCommand(program: Command): Command {
     .option('--interim-interval <seconds>', 'interim event for a flow open this long, and again every N seconds (0: none)', intArg('--interim-interval', 0), DEFAULT_INTERIM_INTERVAL_SEC)
     .option('--user <name>', 'when started as root, become this user once the capture is open', 'nobody')
     .option('--metrics <host:port>', 'serve Prometheus /metrics and /healthz on HOST:PORT')
-    .option('--max-flows <n>', 'flows tracked at once before the least recently active is evicted', intArg('--max-flows', 1), 131072)
-    .option('--idle-timeout <seconds>', 'end a flow after this many seconds without packets', intArg('--idle-timeout', 1), 300)
-    .option('--no-tls', 'no TLS analysis (flows only)')
-    .option('--no-x509', 'no certificate analysis')
-    .option('--ca-bundle <file[=tag]>', 'also trust the CAs in this PEM file; tag enterprise_pki (default) or tls_inspection (repeatable)', collect, [])
-    .option('--no-default-trust', "do not trust Node's bundled Mozilla roots")
-    .option('--system-trust', "also trust the operating system's CA store")
-    .option('--intermediate-cache', 'let intermediates seen on other connections complete a chain (verdicts say so)')
-    .option('--about-to-expire-days <n>', 'about_to_expire anomaly threshold', intArg('--about-to-expire-days', 1), 30)
-    .option('--ja4s-foxio-license', 'also compute JA4S: licensed under the FoxIO License 1.1 (internal use only; commercial use needs a licence from FoxIO)')
     .option('-q, --quiet', 'only warnings and errors on standard error');
-  // Endpoint enrichment and AN0759 detection as for `read`. Token and CA files are
-  // read here, before privileges are dropped; a baseline file is opened after (as --user).
-  addAnalysisOptions(live);
+  // Flow, TLS, certificate, endpoint and detection options as for `read`. Token and CA files
+  // are read here, before privileges are dropped; a baseline file is opened after (as --user).
+  addSensorOptions(live);
   return live.action(async (words: string[], f: LiveFlags) => {
     if (f.filter !== undefined && words.length > 0) throw new TlsentryError('ERR_USAGE', 'give the BPF filter either with -f or as arguments, not both');
-    const analysis = analysisFromFlags(f);
     const code = await runLive({
       iface: f.interface,
       filter: f.filter ?? words.join(' '),
@@ -311,22 +278,7 @@ export function liveCommand(program: Command): Command {
       user: f.user,
       metrics: f.metrics ?? null,
       quiet: f.quiet === true,
-      sensor: {
-        ...analysis,
-        output: f.output,
-        maxFlows: f.maxFlows,
-        idleTimeoutSec: f.idleTimeout,
-        tls: f.tls ? { ja4sFoxioLicense: f.ja4sFoxioLicense === true } : false,
-        x509: f.x509
-          ? {
-              defaultTrust: f.defaultTrust,
-              systemTrust: f.systemTrust === true,
-              bundles: [...analysis.caBundles, ...f.caBundle.map((a) => parseCaBundleArg(a))],
-              intermediateCache: f.intermediateCache === true,
-              aboutToExpireDays: f.aboutToExpireDays,
-            }
-          : false,
-      },
+      sensor: { ...sensorOptionsFromFlags(f), output: f.output },
     });
     // Nothing else to wait for: the capture socket goes with the process.
     process.exit(code);
