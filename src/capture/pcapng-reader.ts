@@ -4,7 +4,6 @@
  * Enhanced (6), Simple (3) and obsolete Packet (2) blocks yield packets; every
  * other block type is skipped without being buffered whole.
  */
-import type { AnomalyCounters } from '../shared/anomalies.js';
 import {
   A_PCAPNG_BAD_BLOCK_LENGTH,
   A_PCAPNG_BAD_BYTE_ORDER,
@@ -21,7 +20,6 @@ import {
   A_PCAPNG_UNSUPPORTED_VERSION,
 } from './anomalies.js';
 import { BaseReader, MAX_BLOCK, MAX_FRAME, u16be, u16le, u32be, u32le } from './base-reader.js';
-import type { ByteSource } from './source.js';
 import { NEXT_NEED_DATA, NEXT_PACKET, type NextResult, type PacketRecord } from './types.js';
 
 export const PCAPNG_MAGIC = 0x0a0d0d0a;
@@ -65,18 +63,6 @@ export class PcapngReader extends BaseReader {
   /** if_tsoffset, in microseconds. */
   private readonly ifOffset: number[] = [];
 
-  constructor(
-    name: string,
-    src: ByteSource,
-    buf: Buffer,
-    end: number,
-    eof: boolean,
-    counters: AnomalyCounters,
-    input: number,
-    chunkSize: number,
-  ) {
-    super(name, src, buf, end, eof, counters, input, chunkSize);
-  }
 
   next(pkt: PacketRecord): NextResult {
     if (this.done) return this.finish();
