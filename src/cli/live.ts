@@ -18,7 +18,7 @@ import type { Server } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { C, CONTROL_SLOTS, METRICS_SLOTS, type LiveWorkerData, type MainMessage, type WorkerMessage } from '../capture/live-shared.js';
-import { DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, DEFAULT_TIMEOUT_MS, linkTypeName, type CaptureCounters } from '../capture/live.js';
+import { DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, DEFAULT_TIMEOUT_MS, type CaptureCounters } from '../capture/live.js';
 import { TlsentryError } from '../shared/errors.js';
 import { formatSummary } from './summary.js';
 import { startMetricsServer } from './metrics.js';

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { runRead } from './pipeline.js';
 import { anomalyDefinitions } from '../shared/anomalies.js';
 import { formatSummary } from './summary.js';
@@ -8,14 +8,6 @@ interface ReadFlags extends SensorFlags {
   output: string;
   progress: boolean;
   quiet?: boolean;
-}
-
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return n;
-  };
 }
 
 export async function buildProgram(argv: string[] = process.argv): Promise<Command> {

@@ -116,7 +116,7 @@ const pkijsCache = new LruMap<string, pkijs.Certificate>(256);
 const pkijsOwner = new WeakMap<pkijs.Certificate, ParsedCertificate>();
 
 export function pkijsCertificate(p: ParsedCertificate): pkijs.Certificate | null {
-  const { pkijs, asn1js } = libs();
+  const { pkijs } = libs();
   if (!p.ok) return null;
   let c = pkijsCache.get(p.summary.sha256);
   if (!c) {
@@ -153,7 +153,7 @@ function hex(b: Uint8Array, upper = false): string {
 
 /** RFC 5280 time (UTCTime YYMMDDHHMMSSZ, GeneralizedTime YYYYMMDDHHMMSS[.f]Z) → epoch seconds. */
 export function parseAsn1Time(block: unknown): number | null {
-  const { pkijs, asn1js } = libs();
+  const { asn1js } = libs();
   if (!(block instanceof asn1js.UTCTime) && !(block instanceof asn1js.GeneralizedTime)) return null;
   const raw = String.fromCharCode(...block.valueBlock.valueHexView);
   let m: RegExpExecArray | null;
@@ -233,7 +233,7 @@ function serialForms(block: asn1js.Integer): { zeek: string; colon: string; nega
 }
 
 function bitStringBytes(v: unknown): Uint8Array | null {
-  const { pkijs, asn1js } = libs();
+  const { asn1js } = libs();
   return v instanceof asn1js.BitString ? v.valueBlock.valueHexView : null;
 }
 
@@ -247,7 +247,7 @@ function keyUsageNames(bits: Uint8Array, unused: number): string[] {
 }
 
 function integerBits(block: unknown): number | null {
-  const { pkijs, asn1js } = libs();
+  const { asn1js } = libs();
   if (!(block instanceof asn1js.Integer)) return null;
   const b = block.valueBlock.valueHexView;
   let i = 0;
@@ -261,7 +261,7 @@ function publicKeySummary(
   key: KeyObject | null,
   anomalies: Set<CertificateAnomaly>,
 ): PublicKeySummary {
-  const { pkijs, asn1js } = libs();
+  const { asn1js } = libs();
   const oid = spki.algorithm.algorithmId;
   const algorithm = KEY_ALGORITHMS.get(oid) ?? oid;
   let type: KeyType = 'unknown';

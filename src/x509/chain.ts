@@ -459,7 +459,7 @@ function outcomeOf(code: number, message: string, result: boolean): PathEngineOu
  * link's signature is checked (through `libs().engine`).
  */
 export async function pkijsValidate(links: readonly Link[], atSeconds: number): Promise<PathValidation> {
-  const { pkijs, asn1js } = libs();
+  const { pkijs } = libs();
   const certs: pkijs.Certificate[] = [];
   for (const l of links) {
     const c = pkijsCertificate(l.cert);
