@@ -9,7 +9,7 @@ import { openCaptures, forEachPacket } from '../capture/index.js';
 import { PacketRecord } from '../capture/types.js';
 import { Decoder, DECODE_TCP, type DecodeStatsSnapshot } from '../decode/index.js';
 import { PacketView } from '../decode/packet-view.js';
-import { FlowTable, flowId, addressText, addressBytes, communityIdV1, FLOW_CLOSED, type Flow, type FlowEndReason, type FlowTableStats, type StreamParserFactory } from '../flow/index.js';
+import { FlowTable, flowId, flowCommunityId, addressText, FLOW_CLOSED, type Flow, type FlowEndReason, type FlowTableStats, type StreamParserFactory } from '../flow/index.js';
 import { createTlsParserFactory, TlsParser, type TlsParserOptions, type TlsSessionFacts } from '../tls/index.js';
 import {
   CertificateCache,
@@ -283,7 +283,7 @@ export class Sensor {
     let verdict: ChainVerdict | Promise<ChainVerdict> | null = null;
     if (tlsSeen && this.x509 !== null) {
       const x509 = this.x509;
-      const id = flowId(f);
+      const id = tls.client.certificates.length + tls.server.certificates.length > 0 ? flowId(f) : '';
       const client = tls.client.certificates.length > 0 ? x509.summaries(tls.client.certificates, f.firstTs, id, this.writer) : null;
       const server = tls.server.certificates.length > 0 ? x509.summaries(tls.server.certificates, f.firstTs, id, this.writer) : null;
       extras = { tls, leaf: server?.[0] ?? null, clientChainSha1: client?.map((c) => c.sha1) };
@@ -437,8 +437,4 @@ function attributionQuery(f: Flow): AttributionQuery {
     dst_port: f.sPort,
     ts: isoTime(f.firstTs),
   };
-}
-
-function flowCommunityId(f: Flow): string {
-  return communityIdV1(6, addressBytes(f.ipVersion, f.c0, f.c1, f.c2, f.c3), f.cPort, addressBytes(f.ipVersion, f.s0, f.s1, f.s2, f.s3), f.sPort);
 }

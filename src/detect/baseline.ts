@@ -56,22 +56,8 @@ export interface BaselineStore {
 }
 
 /** A record with sets, for merging in memory. */
-export interface BaselineEntry {
-  host: string;
-  identity: string;
-  executable: string;
-  signer: string | null;
-  sha256: string | null;
-  firstSeen: number;
-  lastSeen: number;
-  flows: number;
-  tlsFlows: number;
-  bytesOut: number;
-  bytesIn: number;
-  destinations: Set<string>;
-  snis: Set<string>;
-  ja4s: Set<string>;
-}
+type SetFields = 'destinations' | 'snis' | 'ja4s';
+export type BaselineEntry = Omit<BaselineRecord, SetFields> & { [K in SetFields]: Set<string> };
 
 export function baselineKey(host: string, identity: string): string {
   return `${host}\u0000${identity}`;

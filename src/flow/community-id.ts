@@ -1,3 +1,4 @@
+import type { Flow } from './flow.js';
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 
@@ -89,4 +90,9 @@ export function communityIdTcp(
 function cmpWord(x: number, y: number): number {
   const a = x >>> 0, b = y >>> 0;
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A flow's Community ID (client and server as the flow table oriented them; the value is symmetric). */
+export function flowCommunityId(f: Flow): string {
+  return communityIdTcp(f.ipVersion, f.c0, f.c1, f.c2, f.c3, f.cPort, f.s0, f.s1, f.s2, f.s3, f.sPort);
 }

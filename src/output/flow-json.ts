@@ -29,7 +29,7 @@
  * added to `buildFlowEvent` must be added here too: the test says where.
  */
 import { addressText, type Flow } from '../flow/index.js';
-import { communityIdTcp } from '../flow/community-id.js';
+import { flowCommunityId } from '../flow/community-id.js';
 import { flowIdCodes } from '../flow/flow-id.js';
 import { cipherSuiteName, ecsVersion, type TlsSessionFacts, type TlsSideFacts } from '../tls/index.js';
 import type { CertificateSummary, ChainVerdict } from '../x509/index.js';
@@ -375,7 +375,7 @@ export class FlowEventJson {
     out.num(down.packets);
     out.bytes(f.ipVersion === 6 ? L.network6 : L.network4);
     // '1:' and base64: nothing to escape.
-    out.raw(communityIdTcp(f.ipVersion, f.c0, f.c1, f.c2, f.c3, f.cPort, f.s0, f.s1, f.s2, f.s3, f.sPort));
+    out.raw(flowCommunityId(f));
     out.bytes(L.cidBytes);
     out.num(up.ipBytes + down.ipBytes);
     out.bytes(L.packets);

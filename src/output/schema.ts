@@ -5,7 +5,7 @@
  * everything else under `tlsentry.*`. Each stage produces plain facts; the
  * builders here turn them into events, so a field is named in exactly one place.
  */
-import { addressText, communityIdV1, addressBytes, flowId, type Flow } from '../flow/index.js';
+import { addressText, flowCommunityId, flowId, type Flow } from '../flow/index.js';
 import { cipherSuiteName, ecsVersion, type TlsSessionFacts, type TlsSideFacts } from '../tls/index.js';
 import type { CertificateSummary, ChainVerdict } from '../x509/index.js';
 import type { Alert } from '../detect/index.js';
@@ -234,13 +234,7 @@ export interface FlowExtras {
 export function buildFlowEvent(f: Flow, extras: FlowExtras = {}): FlowEvent {
   const cIp = addressText(f.ipVersion, f.c0, f.c1, f.c2, f.c3);
   const sIp = addressText(f.ipVersion, f.s0, f.s1, f.s2, f.s3);
-  const community = communityIdV1(
-    6,
-    addressBytes(f.ipVersion, f.c0, f.c1, f.c2, f.c3),
-    f.cPort,
-    addressBytes(f.ipVersion, f.s0, f.s1, f.s2, f.s3),
-    f.sPort,
-  );
+  const community = flowCommunityId(f);
   const up = f.toServer, down = f.toClient;
   const durationMicros = f.lastTs - f.firstTs;
   const start = isoTime(f.firstTs);

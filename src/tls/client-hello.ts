@@ -349,11 +349,9 @@ function parseExtensionValue(buf: Buffer, p: number, end: number, type: number, 
       return true;
     }
     case EXT_EC_POINT_FORMATS: {
-      if (end - p < 1) return false;
-      const len = buf[p];
-      p += 1;
-      if (p + len !== end) return false;
-      ch.ecPointFormats = internU8(buf, p, end);
+      const l = u8List(buf, p, end);
+      if (l === null) return false;
+      ch.ecPointFormats = l;
       return true;
     }
     case EXT_KEY_SHARE: {
@@ -380,11 +378,9 @@ function parseExtensionValue(buf: Buffer, p: number, end: number, type: number, 
       return ok;
     }
     case EXT_PSK_KEY_EXCHANGE_MODES: {
-      if (end - p < 1) return false;
-      const len = buf[p];
-      p += 1;
-      if (p + len !== end) return false;
-      ch.pskKeyExchangeModes = internU8(buf, p, end);
+      const l = u8List(buf, p, end);
+      if (l === null) return false;
+      ch.pskKeyExchangeModes = l;
       return true;
     }
     case EXT_PRE_SHARED_KEY: {
@@ -482,4 +478,10 @@ export function parseSslv2ClientHello(buf: Buffer, start: number, end: number): 
   ch.cipherSuites = internNumbers(suites, suites.length);
   ch.sessionId = Buffer.from(buf.subarray(p, p + sidLen));
   return { status: 'ok', value: ch, issues };
+}
+
+/** A list of bytes behind a one-byte length that fills the extension exactly; null when malformed. */
+function u8List(buf: Buffer, p: number, end: number): ReturnType<typeof internU8> | null {
+  if (end - p < 1 || p + 1 + buf[p] !== end) return null;
+  return internU8(buf, p + 1, end);
 }

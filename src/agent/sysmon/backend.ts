@@ -76,6 +76,28 @@ interface SProc {
   endMs: number | null;
 }
 
+/** A process known so far only by its GUID (and maybe pid); EID 1 fills in the rest. */
+function newProc(guid: string, pid: number | null, startMs: number | null): SProc {
+  return {
+    guid,
+    pid,
+    image: null,
+    commandLine: null,
+    user: null,
+    startMs,
+    startFromEid1: false,
+    parentGuid: null,
+    parentPid: null,
+    parentImage: null,
+    parentCmd: null,
+    hashes: null,
+    integrity: null,
+    modules: [],
+    annotations: [],
+    endMs: null,
+  };
+}
+
 interface Conn {
   proto: 'tcp' | 'udp';
   localIp: string;
@@ -285,24 +307,7 @@ export class SysmonBackend implements AttributionBackend {
     const key = g.toLowerCase();
     let p = h.procs.get(key);
     if (!p) {
-      p = {
-        guid: g,
-        pid: num(pid),
-        image: null,
-        commandLine: null,
-        user: null,
-        startMs: guidStartMs(g),
-        startFromEid1: false,
-        parentGuid: null,
-        parentPid: null,
-        parentImage: null,
-        parentCmd: null,
-        hashes: null,
-        integrity: null,
-        modules: [],
-        annotations: [],
-        endMs: null,
-      };
+      p = newProc(g, num(pid), guidStartMs(g));
       h.procs.set(key, p);
       this.procByGuid.set(key, { host: h, proc: p });
       this.indexPid(h, p);
@@ -329,24 +334,7 @@ export class SysmonBackend implements AttributionBackend {
     const key = `unknown-guid:${h.name}:${pid}`.toLowerCase();
     let p = h.procs.get(key);
     if (!p) {
-      p = {
-        guid: `unknown-guid:${h.name}:${pid}`,
-        pid,
-        image: null,
-        commandLine: null,
-        user: null,
-        startMs: null,
-        startFromEid1: false,
-        parentGuid: null,
-        parentPid: null,
-        parentImage: null,
-        parentCmd: null,
-        hashes: null,
-        integrity: null,
-        modules: [],
-        annotations: [],
-        endMs: null,
-      };
+      p = newProc(`unknown-guid:${h.name}:${pid}`, pid, null);
       h.procs.set(key, p);
       this.procByGuid.set(key, { host: h, proc: p });
     }
