@@ -255,7 +255,8 @@ describe('procfs agent with the ftrace event source (tracefs in a private mount 
       const code = `import socket\nfor i in range(${N}):\n    socket.create_connection(("127.0.0.1",${port})).close()`;
       const py = spawn('python3', ['-c', code], { stdio: 'ignore' });
       await new Promise<void>((r) => py.on('exit', () => r()));
-      await new Promise((r) => setTimeout(r, 200));
+      // The accepts reach this event loop late on a loaded machine: wait for them (5 s at most).
+      for (let waited = 0; seen.length < N && waited < 5000; waited += 50) await new Promise((r) => setTimeout(r, 50));
       assert.equal(seen.length, N);
       const flows = seen.map((s, i) => ({ id: `f${i}`, proto: 'tcp', src_ip: '127.0.0.1', src_port: s.port, dst_ip: '127.0.0.1', dst_port: port, ts: s.ts }));
       const r = await call(`${url}/v1/attribution`, { body: { flows }, token: TOKEN });
