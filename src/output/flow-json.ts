@@ -261,7 +261,8 @@ const FALSE = utf8('false');
 /** Literal runs of the event, as bytes. */
 const L = {
   timestamp: utf8('"@timestamp":'),
-  eventHead: utf8(',"event":{"kind":"event","category":["network"],"type":["connection","end"],"dataset":"tlsentry.flow","module":"tlsentry","start":'),
+  eventHead: utf8(',"event":{"kind":"event","category":["network"],"type":["connection","end"],"dataset":"tlsentry.flow","module":"tlsentry","id":"'),
+  eventStart: utf8('","start":'),
   end: utf8(',"end":'),
   duration: utf8(',"duration":'),
   source: utf8('},"source":{"ip":'),
@@ -352,6 +353,8 @@ export class FlowEventJson {
     out.bytes(L.timestamp);
     out.time(f.firstTs);
     out.bytes(L.eventHead);
+    out.bytes(flowIdCodes(f));
+    out.bytes(L.eventStart);
     out.time(f.firstTs);
     out.bytes(L.end);
     out.time(f.lastTs);

@@ -6,6 +6,7 @@
  *   - `event.type` is `["connection", "info"]` (ECS: a state report, not the end);
  *   - `@timestamp` is the time of the report (the flow event uses the flow's
  *     start), so a SIEM indexes the report on the day it was made;
+ *   - `event.id` is the flow id with `-i<seq>` (each report is its own event);
  *   - `tlsentry.flow.interim: true` and `tlsentry.flow.interim_seq` (1, 2, …)
  *     replace `tlsentry.flow.end_reason`.
  *
@@ -33,7 +34,7 @@ export function buildInterimEvent(f: Flow, extras: FlowExtras, nowMicros: number
   return {
     ...ev,
     '@timestamp': isoTime(nowMicros),
-    event: { ...ev.event, type: ['connection', 'info'] },
+    event: { ...ev.event, id: `${ev.event.id}-i${seq}`, type: ['connection', 'info'] },
     tlsentry: { ...ev.tlsentry, flow: { ...flow, interim: true, interim_seq: seq } },
   };
 }

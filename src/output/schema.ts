@@ -49,6 +49,8 @@ export interface FlowEvent {
     type: ['connection', 'end'];
     dataset: 'tlsentry.flow';
     module: 'tlsentry';
+    /** The flow id (`tlsentry.flow.id`): the same on every copy of this event, so a SIEM drops duplicates by it. */
+    id: string;
     start: string;
     end: string;
     /** Nanoseconds (ECS). */
@@ -154,7 +156,8 @@ export interface X509VerdictFields {
 /** One event per distinct certificate (`tlsentry.x509`), ECS `x509.*`. */
 export interface X509Event {
   '@timestamp': string;
-  event: { kind: 'event'; category: ['network']; type: ['info']; dataset: 'tlsentry.x509'; module: 'tlsentry' };
+  /** `id`: the presenting flow's id and the certificate's SHA-1 (one event per certificate and flow that first showed it). */
+  event: { kind: 'event'; category: ['network']; type: ['info']; dataset: 'tlsentry.x509'; module: 'tlsentry'; id: string };
   x509: {
     version_number?: string;
     serial_number: string;
@@ -238,6 +241,7 @@ export function buildFlowEvent(f: Flow, extras: FlowExtras = {}): FlowEvent {
   const up = f.toServer, down = f.toClient;
   const durationMicros = f.lastTs - f.firstTs;
   const start = isoTime(f.firstTs);
+  const id = flowId(f);
   const ev: FlowEvent = {
     '@timestamp': start,
     event: {
@@ -246,6 +250,7 @@ export function buildFlowEvent(f: Flow, extras: FlowExtras = {}): FlowEvent {
       type: ['connection', 'end'],
       dataset: 'tlsentry.flow',
       module: 'tlsentry',
+      id,
       start,
       end: isoTime(f.lastTs),
       duration: durationMicros * 1000,
@@ -263,7 +268,7 @@ export function buildFlowEvent(f: Flow, extras: FlowExtras = {}): FlowEvent {
     tlsentry: {
       schema_version: SCHEMA_VERSION,
       flow: {
-        id: flowId(f),
+        id,
         source_payload_bytes: up.maxRel,
         destination_payload_bytes: down.maxRel,
         missed_bytes: up.missed + down.missed,
@@ -363,7 +368,7 @@ export function buildX509Event(c: CertificateSummary, seenMicros: number, flowId
   const alt = [...c.san.dns, ...c.san.ip, ...c.san.email, ...c.san.uri];
   const ev: X509Event = {
     '@timestamp': isoTime(seenMicros),
-    event: { kind: 'event', category: ['network'], type: ['info'], dataset: 'tlsentry.x509', module: 'tlsentry' },
+    event: { kind: 'event', category: ['network'], type: ['info'], dataset: 'tlsentry.x509', module: 'tlsentry', id: `${flowIdText}-${c.sha1}` },
     x509: {
       serial_number: c.serial,
       subject: { distinguished_name: c.subject, common_name: [...c.common_names] },
@@ -473,6 +478,7 @@ export interface AlertEvent {
     type: ['info'];
     dataset: 'tlsentry.alert';
     module: 'tlsentry';
+    /** Unique per event: the alert id, with `-summary` on a dedup window's summary. */
     id: string;
     severity: number;
     risk_score: number;
@@ -495,6 +501,8 @@ export interface AlertEvent {
   tlsentry: {
     schema_version: string;
     alert: {
+      /** Shared by an alert and its dedup summary, so the two can be joined. */
+      id: string;
       analytic: string;
       strategy: string;
       phase: 'first' | 'summary';
@@ -527,7 +535,7 @@ export function buildAlertEvent(a: Alert): AlertEvent {
       type: ['info'],
       dataset: 'tlsentry.alert',
       module: 'tlsentry',
-      id: a.id,
+      id: a.phase === 'summary' ? `${a.id}-summary` : a.id,
       severity: Math.min(100, a.score),
       risk_score: Math.min(100, a.score),
       start: isoTime(a.firstSeen),
@@ -547,6 +555,7 @@ export function buildAlertEvent(a: Alert): AlertEvent {
     tlsentry: {
       schema_version: SCHEMA_VERSION,
       alert: {
+        id: a.id,
         analytic: t.analytic.id,
         strategy: t.analytic.strategy,
         phase: a.phase,
