@@ -24,6 +24,15 @@ export interface StreamParser {
   onGap(dir: Direction, length: number): void;
   /** False once the parser needs no more bytes at all in either direction. */
   wantsData(): boolean;
+  /**
+   * Bytes of `dir`, within buffers `onData` was given, that the parser passed
+   * over without reading (encrypted record bodies it only counts). They do not
+   * count against the reassembly depth: after the handshake a TLS stream costs
+   * a few operations per record, so a 100 MB upload keeps its record-level
+   * byte counts instead of stopping at the depth (Suricata stops inspecting
+   * encrypted TLS instead; tlsentry needs the counts for asymmetry).
+   */
+  opaqueBytes?(dir: Direction): number;
   /** The flow ended (after the last bytes and gaps were delivered): report what was cut short. */
   onEnd?(): void;
 }

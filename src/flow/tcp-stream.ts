@@ -41,7 +41,10 @@ export class ReassemblyBudget {
   maxHeldPerStream = 256 * 1024;
   /** Out-of-order bytes held across all flows. */
   maxHeldGlobal = 64 * 1024 * 1024;
-  /** Bytes offered to a parser per direction (skipped bytes excluded); afterwards bytes are only counted. */
+  /**
+   * Bytes offered to a parser per direction (skipped bytes and the parser's
+   * `opaqueBytes` excluded); afterwards bytes are only counted.
+   */
   depth = 2 * 1024 * 1024;
   /** Largest unconsumed remainder a parser may ask reassembly to keep (a 1 MiB handshake message plus a record). */
   maxParserBuffer = 1024 * 1024 + 32 * 1024;
@@ -346,7 +349,7 @@ export class TcpStream {
       return;
     }
     const len = end - start;
-    if (this.offered + len > budget.depth) {
+    if (this.offered + len > budget.depth && this.offered - (parser.opaqueBytes?.(this.dir) ?? 0) + len > budget.depth) {
       this.parserOff = true;
       budget.depthReached++;
       this.releasePending();

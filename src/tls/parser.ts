@@ -235,6 +235,8 @@ interface Side {
   v2: boolean;
   /** SSL 2.0 session: every record is SSLv2-framed. */
   v2Session: boolean;
+  /** Encrypted record body bytes passed over inside delivered buffers (`opaqueBytes`). */
+  opaque: number;
 
   // --- plaintext prefix
   /** How the prefix is cut into units: text lines, XML tags, BER messages. */
@@ -261,6 +263,7 @@ function newSide(): Side {
     startedWithHandshake: false,
     v2: false,
     v2Session: false,
+    opaque: 0,
     framing: FRAME_LINE,
     prefixBytes: 0,
     lines: 0,
@@ -336,6 +339,10 @@ export class TlsParser implements StreamParser {
 
   needed(dir: Direction): number {
     return this.sides[dir].needed;
+  }
+
+  opaqueBytes(dir: Direction): number {
+    return this.sides[dir].opaque;
   }
 
   onGap(dir: Direction, length: number): void {
@@ -746,6 +753,9 @@ export class TlsParser implements StreamParser {
 
       if (this.isCiphertext(sf, type)) {
         this.ciphertextRecord(dir, sf, type, len);
+        // Only the part inside this buffer: the rest is skipped, never offered.
+        const body = end - p - RECORD_HEADER_LEN;
+        s.opaque += body < len ? (body > 0 ? body : 0) : len;
         p += RECORD_HEADER_LEN + len;
         if (s.mode !== M_TLS) return p;
         continue;
