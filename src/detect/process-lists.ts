@@ -1,7 +1,8 @@
 /**
- * `data/process_lists.json`: Windows images that normally make no outbound
- * TLS, each with the public detection rules it comes from. Loaded and
- * compiled once, at configuration time.
+ * `data/process_lists.json`: images that normally make no outbound TLS
+ * (Windows binaries; script interpreters on Windows and POSIX), each with the
+ * public detection rules it comes from. Loaded and compiled once, at
+ * configuration time.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,8 @@ const entrySchema = z.object({
   names: z.array(z.string().min(1)).optional(),
   path_fragments: z.array(z.string().min(1)).optional(),
   conditions: z.array(z.enum(LIST_CONDITIONS)).default([]),
+  /** Only images with this kind of path (`C:\\…` is windows, anything else posix); absent: both. */
+  platform: z.enum(['windows', 'posix']).optional(),
   severity: z.enum(['high', 'medium', 'low']),
   sources: z.array(z.string()).min(1),
   note: z.string().optional(),
@@ -30,6 +33,8 @@ export interface ListEntry {
   image: string;
   severity: 'high' | 'medium' | 'low';
   conditions: ListCondition[];
+  /** Null: any platform. */
+  platform: 'windows' | 'posix' | null;
   sources: string[];
   note: string | null;
   names: RegExp[];
@@ -63,6 +68,7 @@ export function compileProcessLists(doc: unknown, source: string): ProcessLists 
       image: e.image,
       severity: e.severity,
       conditions: e.conditions,
+      platform: e.platform ?? null,
       sources: e.sources,
       note: e.note ?? null,
       names: (e.names ?? []).map(globToRegExp),

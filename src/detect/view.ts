@@ -35,7 +35,8 @@ export function buildFlowView(input: DetectionInput, config: DetectConfig): Flow
     // In time for the handshake: loaded before the first packet, or within the tolerance after it
     // (WinINet connects, then loads schannel for the handshake). Unknown time: mapped before the agent watched.
     const servedFlow = l.loaded_before_flow === true || (loadMicros !== null ? loadMicros <= flow.startMicros + tolerance : l.loaded_before_flow !== false);
-    return { ...classifyLibrary(l), path: l.path, category: l.category, loadMicros, loadedBeforeFlow: l.loaded_before_flow, servedFlow };
+    const observedMicros = typeof l.observed_at === 'string' ? hostTime(l.observed_at) : null;
+    return { ...classifyLibrary(l), path: l.path, category: l.category, loadMicros, observedMicros, loadedBeforeFlow: l.loaded_before_flow, servedFlow };
   });
   return {
     host,

@@ -236,6 +236,26 @@ describe('rules', () => {
       // a long-running process
       assert.equal(unexpectedTlsLibrary.evaluate(context(input())), null);
     });
+    it('fresh_process with an unknown load time: first seen mapped within the window bounds it', () => {
+      // python3 -c "import ssl…": _ssl and libssl are dlopen()ed between two agent polls; only when they were first seen is known.
+      const mapped = (observed: string) => ({ ...lib('/usr/lib/x86_64-linux-gnu/libssl.so.3', null, null), load_time_source: 'unknown' as const, observed_at: observed });
+      const p = proc({ executable: '/usr/bin/python3.11', name: 'python3.11', start_time: '2024-05-01T09:59:59.700Z', tls_libraries: [mapped('2024-05-01T10:00:00.020Z')] });
+      const h = unexpectedTlsLibrary.evaluate(context(input({ process: p })));
+      assert.ok(h);
+      assert.equal(h.weight, 15);
+      const f = (h.evidence.findings as Record<string, unknown>[])[0]!;
+      assert.equal(f.kind, 'fresh_process');
+      assert.equal(f.load_time, null);
+      assert.equal(f.load_time_basis, 'first_observed');
+      assert.equal(f.library_after_start_seconds, 0.32);
+      assert.match(h.summary, /within 0\.32 s \(first seen mapped then\)/);
+      // Connected 15 s after start, but first seen mapped only 31 s after start (the agent looked late): the load may be outside the window.
+      const old = proc({ ...p, start_time: '2024-05-01T09:59:45.000Z', tls_libraries: [mapped('2024-05-01T10:00:16.000Z')] });
+      assert.equal(unexpectedTlsLibrary.evaluate(context(input({ process: old }))), null);
+      // Neither time known: nothing to correlate.
+      const unknown = proc({ ...p, tls_libraries: [lib('/usr/lib/x86_64-linux-gnu/libssl.so.3', null, null)] });
+      assert.equal(unexpectedTlsLibrary.evaluate(context(input({ process: unknown }))), null);
+    });
     it('compares endpoint times in the packet clock (the agent\'s process clock offset)', () => {
       // The host's clock runs 12.1 h ahead of the packets (as in one OTRF capture).
       const ahead = (iso: string) => new Date(Date.parse(iso) + 43_560_000).toISOString();
@@ -357,6 +377,16 @@ describe('rules', () => {
       assert.ok(h);
       assert.equal(h.weight, 10);
       assert.equal(listedUnexpectedProcess.evaluate(context(input({ process: proc({ executable: 'C:\\Program Files\\Mozilla Firefox\\firefox.exe' }) }))), null);
+    });
+    it('POSIX interpreters (low) match POSIX paths only; a Windows python matches the Windows entry alone', () => {
+      const h = listedUnexpectedProcess.evaluate(context(input({ process: proc({ executable: '/usr/bin/python3.11', name: 'python3.11' }) })));
+      assert.ok(h);
+      assert.equal(h.weight, 10);
+      assert.deepEqual((h.evidence.entries as { id: string }[]).map((e) => e.id), ['script_interpreters_posix']);
+      const w = listedUnexpectedProcess.evaluate(context(input({ process: proc({ executable: 'C:\\Python311\\python3.11.exe' }) })));
+      assert.deepEqual((w!.evidence.entries as { id: string }[]).map((e) => e.id), ['script_interpreters']);
+      assert.equal(listedUnexpectedProcess.evaluate(context(input({ process: proc({ executable: '/usr/bin/curl' }) }))), null);
+      assert.equal(listedUnexpectedProcess.evaluate(context(input({ process: proc({ executable: '/usr/bin/perl5.36.0', name: 'perl5.36.0' }), tls: null }))), null, 'not TLS');
     });
     it('path fragments: images under \\Users\\Public', () => {
       const h = listedUnexpectedProcess.evaluate(context(input({ process: proc({ executable: 'C:\\Users\\Public\\x.exe' }) })));

@@ -16,6 +16,11 @@ export interface LoadedLibrary extends LibraryClass {
   category: string;
   /** Load time in microseconds in the packet clock, null when the agent does not know it. */
   loadMicros: number | null;
+  /**
+   * When the agent first saw it mapped (procfs `observed_at`), packet clock: with an unknown
+   * load time, the load happened between the process start and this.
+   */
+  observedMicros: number | null;
   loadedBeforeFlow: boolean | null;
   /** Loaded before the flow, or within `load_tolerance` after its first packet (in time for the handshake). */
   servedFlow: boolean;

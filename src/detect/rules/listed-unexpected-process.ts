@@ -1,11 +1,13 @@
 /**
  * listed_unexpected_process: the image is on `data/process_lists.json`'s
- * list of Windows processes that normally make no outbound TLS (notepad,
- * rundll32 to public addresses, certutil, msbuild, …), each entry citing the
- * public detection rules it comes from. Entries may carry conditions
- * (`public_destination`, `no_arguments`, `late_tls_library`) that must all hold.
+ * list of processes that normally make no outbound TLS (notepad, rundll32 to
+ * public addresses, certutil, msbuild, …; script interpreters, low, on
+ * Windows and POSIX), each entry citing the public detection rules it comes
+ * from. Entries may carry conditions (`public_destination`, `no_arguments`,
+ * `late_tls_library`) that must all hold; an entry with a `platform`
+ * (`windows`, `posix`) matches only executables with that kind of path.
  */
-import { imageBaseName } from '../identity.js';
+import { imageBaseName, isWindowsPath } from '../identity.js';
 import { isPrivateIp } from '../net.js';
 import type { ListCondition, ListEntry } from '../process-lists.js';
 import type { Rule, RuleContext } from './context.js';
@@ -47,8 +49,10 @@ export const listedUnexpectedProcess: Rule = {
     if (!exe || !base) return null;
     const lowerPath = exe.replace(/\//g, '\\').toLowerCase();
     const lowerBase = base.toLowerCase();
+    const platform = isWindowsPath(exe) ? 'windows' : 'posix';
     const hits: { entry: ListEntry; matched: string }[] = [];
     for (const e of ctx.lists.entries) {
+      if (e.platform !== null && e.platform !== platform) continue;
       const matched = matchEntry(e, lowerBase, lowerPath);
       if (matched && e.conditions.every((c) => holds(c, ctx))) hits.push({ entry: e, matched });
     }

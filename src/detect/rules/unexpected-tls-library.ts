@@ -13,7 +13,10 @@
  *   shellcode). Only with `assume_module_visibility`.
  * - `fresh_process`: MITRE's correlation of process creation, TLS library
  *   load and encrypted connection within `time_window`, for an identity with
- *   no TLS history on this host (the library is unexpected for it).
+ *   no TLS history on this host (the library is unexpected for it). A library
+ *   the agent found already mapped (load time unknown, e.g. `import ssl` in
+ *   python between two polls) counts when it was first seen mapped within
+ *   the window: it was loaded between the start and then.
  * - `family_mismatch`: the JA4 is listed in `fingerprint_families` as one
  *   TLS family (say schannel) while only providers of other families are
  *   loaded (say libssl). Conservative on purpose: it fires only for
@@ -110,16 +113,26 @@ export const unexpectedTlsLibrary: Rule = {
     if (start !== null && noTlsHistory) {
       const window = cfg.time_window * 1e6;
       const flowAfter = flowStart - start;
-      const fresh = providers.find((l) => l.loadMicros !== null && l.loadMicros - start <= window && l.loadMicros >= start);
+      // The load time, or its upper bound: when the agent first saw the library mapped.
+      const loadedBy = (l: LoadedLibrary) => l.loadMicros ?? l.observedMicros;
+      const fresh = providers.find((l) => {
+        const t = loadedBy(l);
+        return t !== null && t - start <= window && t >= start;
+      });
       if (fresh && flowAfter >= 0 && flowAfter <= window) {
+        const exact = fresh.loadMicros !== null;
+        const after = seconds(loadedBy(fresh)! - start);
         findings.push({
           kind: 'fresh_process',
           weight: cfg.weight_fresh_process,
-          text: `process with no TLS history started, loaded ${imageBaseName(fresh.path)} ${seconds(fresh.loadMicros! - start)} s later and connected ${seconds(flowAfter)} s after start (window ${cfg.time_window} s)`,
+          text: `process with no TLS history started, loaded ${imageBaseName(fresh.path)} ${exact ? `${after} s later` : `within ${after} s (first seen mapped then)`} and connected ${seconds(flowAfter)} s after start (window ${cfg.time_window} s)`,
           library: fresh.path,
           process_start: isoMicros(start),
           load_time: isoMicros(fresh.loadMicros),
-          library_after_start_seconds: seconds(fresh.loadMicros! - start),
+          /** `load_time`, or `first_observed`: the load time is unknown, and `library_after_start_seconds` is an upper bound. */
+          load_time_basis: exact ? 'load_time' : 'first_observed',
+          first_observed: isoMicros(fresh.observedMicros),
+          library_after_start_seconds: after,
           flow_after_start_seconds: seconds(flowAfter),
           time_window_seconds: cfg.time_window,
         });
