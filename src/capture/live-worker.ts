@@ -19,10 +19,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { writeSync } from 'node:fs';
 import { LiveCapture, libpcapVersion, linkTypeName, type CaptureCounters } from './live.js';
-import { buildDropEvent, buildStatsEvent, DropWatch, type CaptureInfo, type SensorCounters, type StatsSnapshot } from './live-stats.js';
+import { DropWatch, type CaptureInfo, type SensorCounters, type StatsSnapshot } from './live-stats.js';
 import { C, END_REASONS, M, MAX_ANOMALY_SLOTS, type LiveWorkerData, type MainMessage, type WorkerMessage } from './live-shared.js';
 import type { PacketRecord } from './types.js';
 import { Sensor } from '../cli/pipeline.js';
+// The worker is where live output is written (it runs the Sensor), so it builds the health events too.
+import { buildDropEvent, buildStatsEvent, newRunId, statsEventId } from '../output/schema.js';
 import { Detector } from '../detect/index.js';
 import { FLOW_CLOSED } from '../flow/index.js';
 import { AnomalyCounters, anomalyDefinitions } from '../shared/anomalies.js';
@@ -58,6 +60,9 @@ class LiveRunner {
   private readonly info: CaptureInfo;
   private readonly drops: DropWatch;
   private readonly startedMs = Date.now();
+  /** `event.id` of stats and drop events: this run's id and a counter. */
+  private readonly runId = newRunId();
+  private healthSeq = 0;
   private timer: NodeJS.Timeout | null = null;
   private n = 0;
   private nextTickMs = 0;
@@ -170,7 +175,7 @@ class LiveRunner {
     this.lastCapture = this.cap.stats();
     const change = this.drops.update(this.lastCapture, now);
     if (change !== null) {
-      const ev = buildDropEvent(this.info, change, this.lastCapture, now);
+      const ev = buildDropEvent(this.info, change, this.lastCapture, now, statsEventId(this.runId, ++this.healthSeq));
       this.sensor.writer.write(ev);
       if (change.kind === 'started' || !d.quiet) log(`${change.kind === 'started' ? 'warning: ' : ''}${ev.message}`);
     }
@@ -206,7 +211,7 @@ class LiveRunner {
     const snap: StatsSnapshot = { atMs: now, capture: { ...this.lastCapture }, sensor: this.sensorCounters() };
     // Count the stats event itself in events_written.
     snap.sensor.eventsWritten++;
-    this.sensor.writer.write(buildStatsEvent(this.info, this.startedMs, this.prevStats, snap, this.counters.toObject(), final));
+    this.sensor.writer.write(buildStatsEvent(this.info, this.startedMs, this.prevStats, snap, this.counters.toObject(), final, statsEventId(this.runId, ++this.healthSeq)));
     this.prevStats = snap;
     this.metrics[M.statsEvents]++;
   }

@@ -11,6 +11,8 @@ import type { EnricherOptions } from '../enrich/index.js';
 import type { DetectConfig } from '../detect/index.js';
 import type { ReadOptions } from './pipeline.js';
 import { parseCaBundleArg, type CaBundleSpec } from '../x509/index.js';
+import { outputConfig, type OutputConfig } from '../output/sinks/config.js';
+import { describeSinks } from '../output/writer.js';
 import { dirname, resolve } from 'node:path';
 
 const require = createRequire(import.meta.url);
@@ -43,6 +45,10 @@ export interface SensorFlags {
   baseline?: string;
   detect?: boolean;
   learn?: boolean;
+  /** `--sink` specs (repeatable), `--spool-dir`, `--sink-drain-timeout` (seconds). */
+  sink?: string[];
+  spoolDir?: string;
+  sinkDrainTimeout?: number;
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -60,8 +66,34 @@ export function addSensorOptions(c: Command): Command {
     .option('--system-trust', "also trust the operating system's CA store")
     .option('--intermediate-cache', 'let intermediates seen on other connections complete a chain (verdicts say so)')
     .option('--about-to-expire-days <n>', 'about_to_expire anomaly threshold', positiveInt('--about-to-expire-days'), 30)
-    .option('--ja4s-foxio-license', 'also compute JA4S: licensed under the FoxIO License 1.1 (internal use only; commercial use needs a licence from FoxIO)');
+    .option('--ja4s-foxio-license', 'also compute JA4S: licensed under the FoxIO License 1.1 (internal use only; commercial use needs a licence from FoxIO)')
+    .option(
+      '--sink <spec>',
+      'also send events to: - (stdout), file:PATH[?max_bytes=100MB&interval=1h], syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT?ca=CA.pem, splunk-hec+https://…?token_file=F, elasticsearch+https://…; repeatable',
+      collect,
+      [],
+    )
+    .option('--spool-dir <dir>', 'where network sinks keep events the SIEM has not taken yet (one directory per sink)')
+    .option('--sink-drain-timeout <seconds>', 'at exit, wait this long for network sinks to deliver, then leave the rest spooled', nonNegativeInt('--sink-drain-timeout'));
   return addAnalysisOptions(c);
+}
+
+function nonNegativeInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number of seconds`);
+    return n;
+  };
+}
+
+/**
+ * The sinks of a run (`-o`, `--sink`, the configuration file's `output:`),
+ * and how the summary names them. Certificate files are read now, before
+ * privileges are dropped.
+ */
+export function sinksFromFlags(f: SensorFlags & { output?: string }): { output: string; sinks: OutputConfig } {
+  const sinks = outputConfig({ output: f.output, sink: f.sink, spoolDir: f.spoolDir, sinkDrainTimeout: f.sinkDrainTimeout, config: f.config });
+  return { output: describeSinks(sinks), sinks };
 }
 
 /** The `Sensor` options those flags (and the configuration file they name) give. */

@@ -22,7 +22,7 @@ import { DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, DEFAULT_TIMEOUT_MS, type Capture
 import { TlsentryError } from '../shared/errors.js';
 import { formatSummary } from './summary.js';
 import { startMetricsServer } from './metrics.js';
-import { addSensorOptions, sensorOptionsFromFlags, type SensorFlags } from './analysis.js';
+import { addSensorOptions, sensorOptionsFromFlags, sinksFromFlags, type SensorFlags } from './analysis.js';
 import { dropPrivileges, handleSignals } from './service.js';
 import type { RunSummary } from './pipeline.js';
 
@@ -226,7 +226,7 @@ function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
 interface LiveFlags extends SensorFlags {
   interface: string;
   filter?: string;
-  output: string;
+  output?: string;
   snaplen: number;
   bufferSize: number;
   promisc: boolean;
@@ -246,7 +246,7 @@ export function liveCommand(program: Command): Command {
     .argument('[filter...]', 'BPF filter, as tcpdump takes it (or -f)')
     .requiredOption('-i, --interface <name>', 'interface to capture on (a SPAN or TAP port; "any" for all)')
     .option('-f, --filter <bpf>', 'BPF filter expression (pcap-filter(7))')
-    .option('-o, --output <file>', 'append events to FILE (NDJSON; SIGHUP reopens it) instead of standard output', '-')
+    .option('-o, --output <file>', 'append events to FILE (NDJSON; SIGHUP reopens it) instead of standard output (- for standard output)')
     .option('--snaplen <bytes>', 'bytes kept per frame (the default never truncates: loopback frames reach 64 KiB)', intArg('--snaplen', 64, 262144), DEFAULT_SNAPLEN)
     .option('--buffer-size <MiB>', 'kernel capture ring size', intArg('--buffer-size', 1, 2047), DEFAULT_BUFFER_BYTES / (1024 * 1024))
     .option('--no-promisc', 'do not put the interface into promiscuous mode')
@@ -265,10 +265,11 @@ export function liveCommand(program: Command): Command {
   addSensorOptions(live);
   return live.action(async (words: string[], f: LiveFlags) => {
     if (f.filter !== undefined && words.length > 0) throw new TlsentryError('ERR_USAGE', 'give the BPF filter either with -f or as arguments, not both');
+    const out = sinksFromFlags(f);
     const code = await runLive({
       iface: f.interface,
       filter: f.filter ?? words.join(' '),
-      output: f.output,
+      output: out.output,
       snaplen: f.snaplen,
       bufferMiB: f.bufferSize,
       promisc: f.promisc,
@@ -278,7 +279,7 @@ export function liveCommand(program: Command): Command {
       user: f.user,
       metrics: f.metrics ?? null,
       quiet: f.quiet === true,
-      sensor: { ...sensorOptionsFromFlags(f), output: f.output },
+      sensor: { ...sensorOptionsFromFlags(f), ...out },
     });
     // Nothing else to wait for: the capture socket goes with the process.
     process.exit(code);

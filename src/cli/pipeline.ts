@@ -27,6 +27,8 @@ import { Enricher, type EnricherOptions, type EnricherStats, type Outcome } from
 import type { Alert, Detector, DetectConfig } from '../detect/index.js';
 import type { AttributionQuery } from '../shared/endpoint-api.js';
 import { buildInterimEvent } from '../output/interim.js';
+import type { OutputConfig } from '../output/sinks/config.js';
+import type { SinkCounters } from '../output/sinks/types.js';
 import { AnomalyCounters } from '../shared/anomalies.js';
 
 export interface X509Options {
@@ -41,8 +43,10 @@ export interface X509Options {
 
 export interface ReadOptions {
   inputs: string[];
-  /** Events destination: a path, or '-' for standard output. */
+  /** Events destination: a path, or '-' for standard output (when `sinks` is not given). */
   output: string;
+  /** Every sink (files, standard output, syslog, HEC, Elasticsearch) with spool and queue settings; wins over `output`. */
+  sinks?: OutputConfig;
   maxFlows?: number;
   idleTimeoutSec?: number;
   /** Show a progress bar on standard error (a terminal and a large input). */
@@ -85,6 +89,8 @@ export interface RunSummary {
   verdicts: Record<string, number>;
   eventsWritten: number;
   output: string;
+  /** Counters of each sink (files: lines written; network sinks: queued, delivered, spooled, …). */
+  sinks: Record<string, SinkCounters>;
   anomalies: Record<string, number>;
   elapsedSec: number;
   packetsPerSec: number;
@@ -156,8 +162,8 @@ export class Sensor {
 
   constructor(opts: Omit<ReadOptions, 'inputs'>, counters: AnomalyCounters) {
     this.counters = counters;
-    this.output = opts.output;
-    this.writer = new EventWriter(opts.output, { append: opts.appendOutput === true });
+    this.writer = new EventWriter(opts.sinks ?? opts.output, { append: opts.appendOutput === true, counters });
+    this.output = this.writer.target;
     this.decoder = new Decoder(counters);
     const parserFactory =
       opts.parserFactory !== undefined ? opts.parserFactory : opts.tls === false ? null : createTlsParserFactory(counters, opts.tls ?? {});
@@ -240,7 +246,7 @@ export class Sensor {
   private interimExtras(f: Flow): FlowExtras {
     const tls = f.parser instanceof TlsParser ? f.parser.facts : null;
     if (tls === null || !tls.detected || this.x509 === null || tls.server.certificates.length === 0) return { tls };
-    const server = this.x509.summaries(tls.server.certificates, f.firstTs, flowId(f), this.writer);
+    const server = this.x509.summaries(tls.server.certificates, f.firstTs, flowId(f), this.writer, 'server');
     return { tls, leaf: server[0] ?? null };
   }
 
@@ -260,6 +266,7 @@ export class Sensor {
       verdicts: this.verdicts,
       eventsWritten: this.writer.written,
       output: this.output,
+      sinks: this.writer.sinkCounters(),
       anomalies: this.counters.toObject(),
       elapsedSec,
       packetsPerSec: this.packets / elapsedSec,
@@ -284,8 +291,8 @@ export class Sensor {
     if (tlsSeen && this.x509 !== null) {
       const x509 = this.x509;
       const id = tls.client.certificates.length + tls.server.certificates.length > 0 ? flowId(f) : '';
-      const client = tls.client.certificates.length > 0 ? x509.summaries(tls.client.certificates, f.firstTs, id, this.writer) : null;
-      const server = tls.server.certificates.length > 0 ? x509.summaries(tls.server.certificates, f.firstTs, id, this.writer) : null;
+      const client = tls.client.certificates.length > 0 ? x509.summaries(tls.client.certificates, f.firstTs, id, this.writer, 'client') : null;
+      const server = tls.server.certificates.length > 0 ? x509.summaries(tls.server.certificates, f.firstTs, id, this.writer, 'server') : null;
       extras = { tls, leaf: server?.[0] ?? null, clientChainSha1: client?.map((c) => c.sha1) };
       verdict = x509.verdict(tls, server, f.firstTs);
     }
@@ -381,12 +388,13 @@ class CertificateStage {
     return this.judgeInstance;
   }
 
-  summaries(ders: Buffer[], seenMicros: number, flow: string, writer: EventWriter): CertificateSummary[] {
+  /** `side`: who presented the chain (the x509 event puts a new certificate under `tls.server` or `tls.client`). */
+  summaries(ders: Buffer[], seenMicros: number, flow: string, writer: EventWriter, side: 'server' | 'client'): CertificateSummary[] {
     return ders.map((der) => {
       const { summary, firstSeen } = this.certs.get(der);
       if (firstSeen) {
         this.distinct++;
-        writer.write(buildX509Event(summary, seenMicros, flow));
+        writer.write(buildX509Event(summary, seenMicros, flow, side));
       }
       return summary;
     });

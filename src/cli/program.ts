@@ -2,10 +2,10 @@ import { Command } from 'commander';
 import { runRead } from './pipeline.js';
 import { anomalyDefinitions } from '../shared/anomalies.js';
 import { formatSummary } from './summary.js';
-import { addSensorOptions, analysisFromFlags, sensorOptionsFromFlags, type SensorFlags } from './analysis.js';
+import { addSensorOptions, analysisFromFlags, sensorOptionsFromFlags, sinksFromFlags, type SensorFlags } from './analysis.js';
 
 interface ReadFlags extends SensorFlags {
-  output: string;
+  output?: string;
   progress: boolean;
   quiet?: boolean;
 }
@@ -21,15 +21,15 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
     .command('read')
     .description('analyse capture files (pcap, pcapng, gzip; a directory; - for standard input), merged in time order')
     .argument('<inputs...>', 'capture files, directories, or - for standard input')
-    .option('-o, --output <file>', 'write events to FILE (NDJSON) instead of standard output', '-')
+    .option('-o, --output <file>', 'write events to FILE (NDJSON) instead of standard output (- for standard output)')
     .option('--no-progress', 'no progress bar')
     .option('-q, --quiet', 'no summary on standard error');
   addSensorOptions(read);
   read.action(async (inputs: string[], o: ReadFlags) => {
       const summary = await runRead({
         ...sensorOptionsFromFlags(o),
+        ...sinksFromFlags(o),
         inputs,
-        output: o.output,
         progress: o.progress && process.stderr.isTTY === true,
       });
       if (!o.quiet) process.stderr.write(formatSummary(summary) + '\n');

@@ -43,9 +43,21 @@ export function formatSummary(s: RunSummary): string {
     for (const [name, n] of an) lines.push(`    ${name.padEnd(44)} ${fmt(n)}`);
   }
   lines.push(`  events     ${fmt(s.eventsWritten)} written to ${s.output === '-' ? 'standard output' : s.output}`);
+  // Network sinks only: a file's count is the events line.
+  for (const [name, c] of Object.entries(s.sinks ?? {})) {
+    if (c.spooled === 0 && c.retried === 0 && c.pending === 0 && c.dropped === 0 && c.rejected === 0 && c.delivered === c.queued && !isNetwork(name)) continue;
+    lines.push(
+      `  sink ${name.padEnd(10)} ${fmt(c.queued)} queued this run, ${fmt(c.delivered)} delivered, spooled ${fmt(c.spooled)}, retried ${fmt(c.retried)}, rejected ${fmt(c.rejected)}, pending ${fmt(c.pending)}` +
+        (c.dropped > 0 ? `, DROPPED ${fmt(c.dropped)} (spool full)` : ''),
+    );
+  }
   lines.push(
     `  elapsed    ${s.elapsedSec.toFixed(2)} s, ${(s.packetsPerSec / 1e6).toFixed(2)} Mpkt/s, ${s.megabytesPerSec.toFixed(0)} MB/s`,
   );
   return lines.join('\n');
 }
 
+
+function isNetwork(name: string): boolean {
+  return !/^(file|stdout)(-\d+)?$/.test(name);
+}

@@ -10,74 +10,153 @@ import { cipherSuiteName, ecsVersion, type TlsSessionFacts, type TlsSideFacts } 
 import type { CertificateSummary, ChainVerdict } from '../x509/index.js';
 import type { Alert } from '../detect/index.js';
 import type { AttributionResult, EndpointProcess, EnrichmentStatus } from '../shared/endpoint-api.js';
+import type { CaptureCounters } from '../capture/live.js';
+import type { CaptureInfo, DropChange, StatsSnapshot } from '../capture/live-stats.js';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 
-export const SCHEMA_VERSION = '1';
+/*
+ * The interfaces below are also the published JSON Schemas: `npm run schemas`
+ * (scripts/gen-schemas.ts) turns them into schemas/*.schema.json, JSDoc
+ * comments becoming descriptions. So: literal types where a field has a fixed
+ * value, `Integer`/`Port`/`IsoTimestamp` rather than number/string where that
+ * is what is written, and doc comments on their own lines (the generator
+ * drops some one-line ones).
+ */
+
+/** `tlsentry.schema_version`: changes when a field is renamed or removed. */
+export type SchemaVersion = '1';
+export const SCHEMA_VERSION: SchemaVersion = '1';
+
+/** The ECS version the events follow (the writer's `ECS_VERSION`, written first on every line). */
+export type EcsVersion = '8.11.0';
+
+/** What the writer puts before each event's own fields. */
+export interface EcsHeader {
+  ecs: {
+    version: EcsVersion;
+  };
+}
+
+/** @asType integer */
+export type Integer = number;
+
+/**
+ * @asType integer
+ * @minimum 0
+ * @maximum 65535
+ */
+export type Port = number;
+
+/**
+ * ISO 8601 / RFC 3339 time in UTC, e.g. `2024-01-02T03:04:05.678901Z`.
+ * @format date-time
+ */
+export type IsoTimestamp = string;
 
 export interface EcsEndpoint {
   ip: string;
-  port: number;
+  port: Port;
   /** IP bytes sent by this side (headers included, as ECS defines). */
-  bytes: number;
-  packets: number;
+  bytes: Integer;
+  packets: Integer;
 }
 
-export interface FlowFields {
+/** `tlsentry.flow` of the flow event and of interim events. */
+export interface FlowFieldsCommon {
+  /** The flow id: the same on the flow's interim, certificate and alert events. */
   id: string;
   /** TCP payload bytes the client sent, from sequence numbers (a retransmitted byte counts once). */
-  source_payload_bytes: number;
-  destination_payload_bytes: number;
+  source_payload_bytes: Integer;
+  destination_payload_bytes: Integer;
   /** Bytes inside the streams that the capture never saw (both directions). */
-  missed_bytes: number;
+  missed_bytes: Integer;
   /** Zeek conn.log history letters: upper case for the client. */
   history: string;
   /** Producer-consumer ratio of payload bytes, -1 (download) … +1 (upload). */
   pcr: number;
   /** Seconds from first to last packet. */
   duration: number;
-  end_reason: string;
   /** How the client side was decided: syn, syn_ack, tls_client_hello, tls_server_hello, port. */
   client_by: string;
-  source_retransmits: number;
-  destination_retransmits: number;
+  source_retransmits: Integer;
+  destination_retransmits: Integer;
 }
 
-export interface FlowEvent {
-  '@timestamp': string;
+/** `tlsentry.flow` of the flow event (the flow has ended). */
+export interface FlowFields extends FlowFieldsCommon {
+  /** Why the flow ended: fin, rst, idle_timeout, interrupted, evicted, … */
+  end_reason: string;
+}
+
+/** `tlsentry.flow` of an interim event (the flow is still open). */
+export interface InterimFlowFields extends FlowFieldsCommon {
+  interim: true;
+  /** 1 for the first interim report of this flow, then 2, 3, … */
+  interim_seq: Integer;
+}
+
+/**
+ * The fields of a flow event and of an interim event (`tlsentry.flow`), which
+ * differ only in `event.type` and `tlsentry.flow`.
+ */
+export interface FlowEventShape<Type extends readonly string[], Flow> {
+  /** The flow's start (flow event) or the time of the report (interim event). */
+  '@timestamp': IsoTimestamp;
   event: {
     kind: 'event';
     category: ['network'];
-    type: ['connection', 'end'];
+    /** `connection, end` for a finished flow; `connection, info` for a report on an open one. */
+    type: Type;
     dataset: 'tlsentry.flow';
     module: 'tlsentry';
-    /** The flow id (`tlsentry.flow.id`): the same on every copy of this event, so a SIEM drops duplicates by it. */
+    /**
+     * Unique per event and the same on every copy of it, so a SIEM drops duplicates by it:
+     * the flow id (flow event), the flow id with `-i<seq>` (interim event).
+     */
     id: string;
-    start: string;
-    end: string;
+    start: IsoTimestamp;
+    /** Last packet so far. */
+    end: IsoTimestamp;
     /** Nanoseconds (ECS). */
-    duration: number;
+    duration: Integer;
   };
+  /** The client (the side that opened the connection). */
   source: EcsEndpoint;
+  /** The server. */
   destination: EcsEndpoint;
   network: {
     transport: 'tcp';
     type: 'ipv4' | 'ipv6';
     iana_number: '6';
+    /** Community ID flow hash v1 (https://github.com/corelight/community-id-spec). */
     community_id: string;
-    bytes: number;
-    packets: number;
-    vlan?: { id: string };
+    bytes: Integer;
+    packets: Integer;
+    vlan?: {
+      /** The outermost 802.1Q VLAN id. */
+      id: string;
+    };
   };
   tls?: EcsTls;
   process?: EcsProcess;
   tlsentry: {
-    schema_version: string;
-    flow: FlowFields;
+    schema_version: SchemaVersion;
+    flow: Flow;
     tls?: TlsFields;
     x509?: X509VerdictFields;
     process?: ProcessFields;
-    enrichment?: { status: EnrichmentStatus };
+    enrichment?: {
+      status: EnrichmentStatus;
+    };
   };
 }
+
+/** `tlsentry.flow`: one event per TCP connection, when it ends. */
+export type FlowEvent = FlowEventShape<['connection', 'end'], FlowFields>;
+
+/** `tlsentry.flow` interim report on a flow still open (live capture); see interim.ts. */
+export type InterimFlowEvent = FlowEventShape<['connection', 'info'], InterimFlowFields>;
 
 /** ECS `tls.*` (https://www.elastic.co/guide/en/ecs/current/ecs-tls.html). */
 export interface EcsTls {
@@ -87,24 +166,34 @@ export interface EcsTls {
   established: boolean;
   resumed: boolean;
   next_protocol?: string;
-  client: { server_name?: string; ja3?: string; supported_ciphers?: string[] };
+  client: {
+    /** SNI. */
+    server_name?: string;
+    ja3?: string;
+    /** Cipher suites the client offered, by IANA name (`0x....` when unknown). */
+    supported_ciphers?: string[];
+  };
   server: {
     ja3s?: string;
-    hash?: { sha1: string; sha256: string };
+    /** Of the leaf certificate, upper-case hex. */
+    hash?: {
+      sha1: string;
+      sha256: string;
+    };
     subject?: string;
     issuer?: string;
-    not_before?: string;
-    not_after?: string;
+    not_before?: IsoTimestamp;
+    not_after?: IsoTimestamp;
   };
 }
 
 export interface TlsRecordCounts {
-  handshake: number;
-  change_cipher_spec: number;
-  alert: number;
-  application_data: number;
-  encrypted_handshake: number;
-  heartbeat: number;
+  handshake: Integer;
+  change_cipher_spec: Integer;
+  alert: Integer;
+  application_data: Integer;
+  encrypted_handshake: Integer;
+  heartbeat: Integer;
 }
 
 /** What ECS has no field for, under `tlsentry.tls`. */
@@ -133,8 +222,8 @@ export interface TlsFields {
   client_records: TlsRecordCounts;
   server_records: TlsRecordCounts;
   /** Ciphertext bytes of application-data records: asymmetry without handshake bytes. */
-  client_app_bytes: number;
-  server_app_bytes: number;
+  client_app_bytes: Integer;
+  server_app_bytes: Integer;
   /** PCR of application-data bytes. */
   app_pcr: number;
   anomalies: string[];
@@ -148,45 +237,88 @@ export interface X509VerdictFields {
   /** The presented server chain, leaf first. */
   chain_sha1: string[];
   client_chain_sha1?: string[];
-  anchor?: { kind: string; subject: string; sha256: string };
+  /** The trust anchor the chain ended at. */
+  anchor?: {
+    /** `mozilla`, `system`, `enterprise_pki`, `tls_inspection`. */
+    kind: string;
+    subject: string;
+    sha256: string;
+  };
   completed_from_cache: boolean;
   sni_matches_cert?: boolean;
 }
 
-/** One event per distinct certificate (`tlsentry.x509`), ECS `x509.*`. */
-export interface X509Event {
-  '@timestamp': string;
-  /** `id`: the presenting flow's id and the certificate's SHA-1 (one event per certificate and flow that first showed it). */
-  event: { kind: 'event'; category: ['network']; type: ['info']; dataset: 'tlsentry.x509'; module: 'tlsentry'; id: string };
-  x509: {
-    version_number?: string;
-    serial_number: string;
-    subject: { distinguished_name: string; common_name: string[] };
-    issuer: { distinguished_name: string };
-    not_before?: string;
-    not_after?: string;
-    public_key_algorithm: string;
-    public_key_size?: number;
-    public_key_curve?: string;
-    signature_algorithm: string;
-    alternative_names: string[];
+/** ECS `x509.*` (https://www.elastic.co/guide/en/ecs/current/ecs-x509.html). */
+export interface EcsX509 {
+  version_number?: string;
+  serial_number: string;
+  subject: {
+    distinguished_name: string;
+    common_name: string[];
   };
+  issuer: {
+    distinguished_name: string;
+  };
+  not_before?: IsoTimestamp;
+  not_after?: IsoTimestamp;
+  public_key_algorithm: string;
+  public_key_size?: Integer;
+  public_key_curve?: string;
+  signature_algorithm: string;
+  /** Subject alternative names: DNS, IP, e-mail, URI. */
+  alternative_names: string[];
+}
+
+/**
+ * One event per distinct certificate (`tlsentry.x509`). ECS has no root
+ * `x509.*`: a certificate seen on a connection goes under the side that
+ * presented it, `tls.server.x509` or `tls.client.x509`.
+ */
+export interface X509Event {
+  '@timestamp': IsoTimestamp;
+  event: {
+    kind: 'event';
+    category: ['network'];
+    type: ['info'];
+    dataset: 'tlsentry.x509';
+    module: 'tlsentry';
+    /** The presenting flow's id and the certificate's SHA-1 (one event per certificate and flow that first showed it). */
+    id: string;
+  };
+  tls: X509ServerSide | X509ClientSide;
   tlsentry: {
-    schema_version: string;
+    schema_version: SchemaVersion;
     x509: {
       sha1: string;
       sha256: string;
       /** The flow that first presented it. */
       first_seen_flow: string;
-      der_length: number;
+      der_length: Integer;
       parse_ok: boolean;
-      basic_constraints?: { ca: boolean; path_len: number | null };
+      basic_constraints?: {
+        ca: boolean;
+        path_len: Integer | null;
+      };
       key_usage?: string[];
       extended_key_usage?: string[];
       self_issued: boolean;
       unknown_critical_extensions: string[];
       anomalies: string[];
     };
+  };
+}
+
+/** A certificate the server presented. */
+export interface X509ServerSide {
+  server: {
+    x509: EcsX509;
+  };
+}
+
+/** A certificate the client presented. */
+export interface X509ClientSide {
+  client: {
+    x509: EcsX509;
   };
 }
 
@@ -363,20 +495,21 @@ function addTls(ev: FlowEvent, t: Readonly<TlsSessionFacts>, x: FlowExtras): voi
   }
 }
 
-/** The `tlsentry.x509` event for a certificate seen for the first time. */
-export function buildX509Event(c: CertificateSummary, seenMicros: number, flowIdText: string): X509Event {
+/** The `tlsentry.x509` event for a certificate seen for the first time, presented by `side`. */
+export function buildX509Event(c: CertificateSummary, seenMicros: number, flowIdText: string, side: 'server' | 'client' = 'server'): X509Event {
   const alt = [...c.san.dns, ...c.san.ip, ...c.san.email, ...c.san.uri];
+  const x509: EcsX509 = {
+    serial_number: c.serial,
+    subject: { distinguished_name: c.subject, common_name: [...c.common_names] },
+    issuer: { distinguished_name: c.issuer },
+    public_key_algorithm: c.public_key.type,
+    signature_algorithm: c.signature_algorithm.name,
+    alternative_names: alt,
+  };
   const ev: X509Event = {
     '@timestamp': isoTime(seenMicros),
     event: { kind: 'event', category: ['network'], type: ['info'], dataset: 'tlsentry.x509', module: 'tlsentry', id: `${flowIdText}-${c.sha1}` },
-    x509: {
-      serial_number: c.serial,
-      subject: { distinguished_name: c.subject, common_name: [...c.common_names] },
-      issuer: { distinguished_name: c.issuer },
-      public_key_algorithm: c.public_key.type,
-      signature_algorithm: c.signature_algorithm.name,
-      alternative_names: alt,
-    },
+    tls: side === 'server' ? { server: { x509 } } : { client: { x509 } },
     tlsentry: {
       schema_version: SCHEMA_VERSION,
       x509: {
@@ -391,11 +524,11 @@ export function buildX509Event(c: CertificateSummary, seenMicros: number, flowId
       },
     },
   };
-  if (c.version !== null) ev.x509.version_number = String(c.version);
-  if (c.not_before !== null) ev.x509.not_before = c.not_before;
-  if (c.not_after !== null) ev.x509.not_after = c.not_after;
-  if (c.public_key.bits !== null) ev.x509.public_key_size = c.public_key.bits;
-  if (c.public_key.curve !== null) ev.x509.public_key_curve = c.public_key.curve;
+  if (c.version !== null) x509.version_number = String(c.version);
+  if (c.not_before !== null) x509.not_before = c.not_before;
+  if (c.not_after !== null) x509.not_after = c.not_after;
+  if (c.public_key.bits !== null) x509.public_key_size = c.public_key.bits;
+  if (c.public_key.curve !== null) x509.public_key_curve = c.public_key.curve;
   const t = ev.tlsentry.x509;
   if (c.basic_constraints !== null) t.basic_constraints = { ...c.basic_constraints };
   if (c.key_usage !== null) t.key_usage = [...c.key_usage];
@@ -407,23 +540,58 @@ export function buildX509Event(c: CertificateSummary, seenMicros: number, flowId
 
 /** ECS `process.*` from the endpoint API's answer. */
 export interface EcsProcess {
-  pid: number;
+  pid: Integer;
+  /** The endpoint API's process uid: unique per host and process start. */
   entity_id: string;
   executable?: string;
   name?: string;
   command_line?: string;
-  start?: string;
-  parent?: { pid: number; executable?: string; command_line?: string };
-  hash?: { sha256?: string; sha1?: string; md5?: string };
-  code_signature?: { exists: boolean; subject_name?: string };
-  user?: { name: string };
+  start?: IsoTimestamp;
+  parent?: {
+    pid: Integer;
+    executable?: string;
+    command_line?: string;
+  };
+  hash?: {
+    sha256?: string;
+    sha1?: string;
+    md5?: string;
+  };
+  code_signature?: {
+    exists: boolean;
+    subject_name?: string;
+  };
+  user?: {
+    name: string;
+  };
 }
 
+/** What ECS has no field for about the process, under `tlsentry.process`. */
 export interface ProcessFields {
-  tls_libraries: { path: string; category: string; load_time: string | null; loaded_before_flow: boolean | null }[];
+  /** TLS libraries the process had mapped. */
+  tls_libraries: {
+    path: string;
+    category: string;
+    load_time: IsoTimestamp | null;
+    loaded_before_flow: boolean | null;
+  }[];
+  /** A statically linked TLS stack found in the executable (`go`, …). */
   static_tls_stack: string | null;
-  attribution: { status: string; method: string | null; confidence: number; host?: { name: string | null; ip: string }; warnings?: string[] };
-  annotations?: { kind: string; time: string }[];
+  /** How the flow was joined to the process. */
+  attribution: {
+    status: string;
+    method: string | null;
+    confidence: number;
+    host?: {
+      name: string | null;
+      ip: string;
+    };
+    warnings?: string[];
+  };
+  annotations?: {
+    kind: string;
+    time: string;
+  }[];
 }
 
 export function ecsProcess(p: EndpointProcess): EcsProcess {
@@ -471,7 +639,7 @@ export function addEnrichment(ev: FlowEvent, status: EnrichmentStatus, r: Attrib
 
 /** `tlsentry.alert`: an AN0759 detection, with every rule that fired and its evidence. */
 export interface AlertEvent {
-  '@timestamp': string;
+  '@timestamp': IsoTimestamp;
   event: {
     kind: 'alert';
     category: ['network', 'intrusion_detection'];
@@ -480,26 +648,62 @@ export interface AlertEvent {
     module: 'tlsentry';
     /** Unique per event: the alert id, with `-summary` on a dedup window's summary. */
     id: string;
-    severity: number;
+    /** The score, rounded and capped at 100 (ECS `event.severity` is a long). */
+    severity: Integer;
+    /** The score, capped at 100. */
     risk_score: number;
-    start: string;
-    end: string;
+    start: IsoTimestamp;
+    end: IsoTimestamp;
   };
   message: string;
-  rule: { name: string[] };
+  rule: {
+    /** The heaviest rule that fired; all of them are in `tlsentry.alert.rules`. */
+    name: string;
+  };
   threat: {
     framework: string;
-    tactic: { id: string[]; name: string[]; reference: string[] };
-    technique: { id: string[]; name: string[]; reference: string[] };
+    tactic: {
+      id: string[];
+      name: string[];
+      reference: string[];
+    };
+    technique: {
+      id: string[];
+      name: string[];
+      reference: string[];
+    };
   };
-  source: { ip: string; port: number };
-  destination: { ip: string; port: number; domain?: string };
-  network: { transport: 'tcp'; community_id: string };
-  host: { name?: string; ip?: string[] };
+  source: {
+    ip: string;
+    port: Port;
+  };
+  destination: {
+    ip: string;
+    port: Port;
+    /** The SNI. */
+    domain?: string;
+  };
+  network: {
+    transport: 'tcp';
+    community_id: string;
+  };
+  /** The host the process runs on (from the endpoint API). */
+  host: {
+    name?: string;
+    ip?: string[];
+  };
   process?: EcsProcess;
-  tls?: { version?: string; cipher?: string; established: boolean; client: { server_name?: string; ja3?: string } };
+  tls?: {
+    version?: string;
+    cipher?: string;
+    established: boolean;
+    client: {
+      server_name?: string;
+      ja3?: string;
+    };
+  };
   tlsentry: {
-    schema_version: string;
+    schema_version: SchemaVersion;
     alert: {
       /** Shared by an alert and its dedup summary, so the two can be joined. */
       id: string;
@@ -508,19 +712,35 @@ export interface AlertEvent {
       phase: 'first' | 'summary';
       score: number;
       threshold: number;
+      /** Every rule that fired, heaviest first. */
       rules: string[];
-      evidence: { rule: string; weight: number; summary: string; evidence: unknown }[];
-      suppressed: { rule: string; reason: string }[];
+      evidence: {
+        rule: string;
+        weight: number;
+        summary: string;
+        /** Rule-specific details (free-form). */
+        evidence: unknown;
+      }[];
+      /** Hits an allow-list entry removed, with its reason. */
+      suppressed: {
+        rule: string;
+        reason: string;
+      }[];
       flow_ids: string[];
-      count: number;
+      /** Flows over the threshold in the dedup window. */
+      count: Integer;
       dedup_window_seconds: number;
       process_identity?: string;
       ja4?: string;
       validation_status?: string;
-      payload_bytes_out: number;
-      payload_bytes_in: number;
+      payload_bytes_out: Integer;
+      payload_bytes_in: Integer;
       pcr: number;
-      enrichment: { status: string; method: string | null; confidence: number | null };
+      enrichment: {
+        status: string;
+        method: string | null;
+        confidence: number | null;
+      };
     };
   };
 }
@@ -536,13 +756,13 @@ export function buildAlertEvent(a: Alert): AlertEvent {
       dataset: 'tlsentry.alert',
       module: 'tlsentry',
       id: a.phase === 'summary' ? `${a.id}-summary` : a.id,
-      severity: Math.min(100, a.score),
+      severity: Math.min(100, Math.round(a.score)),
       risk_score: Math.min(100, a.score),
       start: isoTime(a.firstSeen),
       end: isoTime(a.lastSeen),
     },
     message: a.summary,
-    rule: { name: a.rules.map((r) => r.name) },
+    rule: { name: a.rules[0]?.name ?? '' },
     threat: {
       framework: t.framework,
       tactic: { id: [t.tactic.id], name: [t.tactic.name], reference: [t.tactic.reference] },
@@ -608,3 +828,333 @@ export function buildAlertEvent(a: Alert): AlertEvent {
   }
   return ev;
 }
+
+// --- interim events of open flows (issue 7) ----------------------------------
+
+/** The interim event of an open flow, reported at `nowMicros` (see interim.ts for what differs from the flow event). */
+export function buildInterimEvent(f: Flow, extras: FlowExtras, nowMicros: number, seq: number): InterimFlowEvent {
+  const ev = buildFlowEvent(f, extras);
+  const { end_reason: _ended, ...flow } = ev.tlsentry.flow;
+  return {
+    ...ev,
+    '@timestamp': isoTime(nowMicros),
+    event: { ...ev.event, id: `${ev.event.id}-i${seq}`, type: ['connection', 'info'] },
+    tlsentry: { ...ev.tlsentry, flow: { ...flow, interim: true, interim_seq: seq } },
+  };
+}
+
+// --- capture health of live capture (issue 7) ---------------------------------
+
+/**
+ * `observer.*` of capture health events: this sensor and the interface it
+ * captures on.
+ */
+export interface StatsObserver {
+  hostname: string;
+  ingress: {
+    interface: {
+      name: string;
+    };
+  };
+}
+
+/** libpcap's counters for a stretch of time. */
+export interface CaptureInterval {
+  received: Integer;
+  dropped_kernel: Integer;
+  dropped_interface: Integer;
+  /** (kernel + interface drops) / received, 6 decimals; 0 when nothing was received. */
+  drop_ratio: number;
+}
+
+/**
+ * `tlsentry.stats` metric event: every `--stats-interval` seconds of live
+ * capture (`event.action: stats`) and once at exit (`final_stats`). Totals
+ * since the sensor started, and the interval since the previous stats event.
+ */
+export interface StatsEvent {
+  '@timestamp': IsoTimestamp;
+  event: {
+    kind: 'metric';
+    category: ['network'];
+    type: ['info'];
+    dataset: 'tlsentry.stats';
+    module: 'tlsentry';
+    /** `<run id>-stats-<seq>`: a random run id made once per sensor start, and a counter. */
+    id: string;
+    action: 'stats' | 'final_stats';
+    /** The previous stats event (or the sensor's start). */
+    start: IsoTimestamp;
+    end: IsoTimestamp;
+    /** Nanoseconds (ECS). */
+    duration: Integer;
+  };
+  observer: StatsObserver;
+  tlsentry: {
+    schema_version: SchemaVersion;
+    stats: {
+      final: boolean;
+      uptime_sec: Integer;
+      interval_sec: number;
+      capture: {
+        interface: string;
+        /** The BPF filter ('' for none). */
+        filter: string;
+        snaplen: Integer;
+        /** The libpcap DLT number. */
+        link_type: Integer;
+        buffer_bytes: Integer;
+        promiscuous: boolean;
+        /** Frames the kernel passed through the filter, dropped ones included. */
+        received: Integer;
+        /** The kernel's ring was full (`ps_drop`). */
+        dropped_kernel: Integer;
+        /** Dropped by the interface or its driver (`ps_ifdrop`). */
+        dropped_interface: Integer;
+        drop_ratio: number;
+        interval: CaptureInterval;
+      };
+      /** What the sensor did with the frames it got. */
+      sensor: {
+        packets: Integer;
+        bytes: Integer;
+        tcp_packets: Integer;
+        /** Frames cut by the snap length. */
+        truncated_frames: Integer;
+        interval: {
+          packets: Integer;
+          bytes: Integer;
+        };
+        flows: {
+          active: Integer;
+          max_active: Integer;
+          created: Integer;
+          ended: Integer;
+          /** Ended flows by `tlsentry.flow.end_reason`. */
+          end_reasons: Record<string, Integer>;
+        };
+        tls_flows: Integer;
+        certificates: Integer;
+        alerts: Integer;
+        /** Endpoint enrichment outcomes by status (only with --endpoint). */
+        enrichment?: Record<string, Integer>;
+        /** Events written, this one included. */
+        events_written: Integer;
+        interim_events: Integer;
+      };
+      /** Every anomaly counter by name (`tlsentry anomalies` lists them). */
+      anomalies: Record<string, Integer>;
+    };
+  };
+}
+
+/** The drops of the window in which a drop episode started. */
+export interface DropWindow {
+  dropped_kernel: Integer;
+  dropped_interface: Integer;
+  received: Integer;
+  duration_sec: number;
+}
+
+/** The totals of a drop episode that has ended. */
+export interface DropEpisode {
+  dropped_kernel: Integer;
+  dropped_interface: Integer;
+  /** From the first to the last drop. */
+  duration_sec: number;
+}
+
+/** Capture counters of a drop event: totals since start, and the window or the episode. */
+export interface DropCapture {
+  interface: string;
+  received: Integer;
+  dropped_kernel: Integer;
+  dropped_interface: Integer;
+  drop_ratio: number;
+  /** `capture_drops_started` only. */
+  window?: DropWindow;
+  /** `capture_drops_stopped` only. */
+  episode?: DropEpisode;
+}
+
+/**
+ * `tlsentry.stats` drop warning: `capture_drops_started` (`log.level:
+ * warning`) when the capture starts dropping packets, `capture_drops_stopped`
+ * (`info`) once it has stopped for a while.
+ */
+export interface CaptureDropEvent {
+  '@timestamp': IsoTimestamp;
+  event: {
+    kind: 'event';
+    category: ['network'];
+    type: ['info'];
+    dataset: 'tlsentry.stats';
+    module: 'tlsentry';
+    /** `<run id>-stats-<seq>`, numbered with the stats events. */
+    id: string;
+    action: 'capture_drops_started' | 'capture_drops_stopped';
+  };
+  log: {
+    level: 'warning' | 'info';
+  };
+  message: string;
+  observer: StatsObserver;
+  tlsentry: {
+    schema_version: SchemaVersion;
+    stats: {
+      capture: DropCapture;
+    };
+  };
+}
+
+/** Any `tlsentry.stats` event. */
+export type CaptureHealthEvent = StatsEvent | CaptureDropEvent;
+
+/** A random id for one run of the sensor: `event.id` of its stats events starts with it. */
+export function newRunId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/** `event.id` of the `seq`-th capture health event (stats or drops) of run `runId`. */
+export function statsEventId(runId: string, seq: number): string {
+  return `${runId}-stats-${seq}`;
+}
+
+const HOST = hostname();
+
+function ratio(dropped: number, received: number): number {
+  return received === 0 ? 0 : Math.round((dropped / received) * 1e6) / 1e6;
+}
+
+function statsObserver(info: CaptureInfo): StatsObserver {
+  return { hostname: HOST, ingress: { interface: { name: info.iface } } };
+}
+
+/** The stats event for the interval from `prev` to `now`. */
+export function buildStatsEvent(
+  info: CaptureInfo,
+  startedMs: number,
+  prev: StatsSnapshot,
+  now: StatsSnapshot,
+  anomalies: Record<string, number>,
+  final: boolean,
+  id: string,
+): StatsEvent {
+  const c = now.capture, pc = prev.capture, s = now.sensor, ps = prev.sensor;
+  const dropped = c.droppedKernel + c.droppedInterface;
+  const interval = {
+    received: c.received - pc.received,
+    dropped_kernel: c.droppedKernel - pc.droppedKernel,
+    dropped_interface: c.droppedInterface - pc.droppedInterface,
+  };
+  const durMs = now.atMs - prev.atMs;
+  return {
+    '@timestamp': isoTime(now.atMs * 1000),
+    event: {
+      kind: 'metric',
+      category: ['network'],
+      type: ['info'],
+      dataset: 'tlsentry.stats',
+      module: 'tlsentry',
+      id,
+      action: final ? 'final_stats' : 'stats',
+      start: isoTime(prev.atMs * 1000),
+      end: isoTime(now.atMs * 1000),
+      duration: durMs * 1e6,
+    },
+    observer: statsObserver(info),
+    tlsentry: {
+      schema_version: SCHEMA_VERSION,
+      stats: {
+        final,
+        uptime_sec: Math.round((now.atMs - startedMs) / 1000),
+        interval_sec: Math.round(durMs) / 1000,
+        capture: {
+          interface: info.iface,
+          filter: info.filter,
+          snaplen: info.snaplen,
+          link_type: info.linkType,
+          buffer_bytes: info.bufferBytes,
+          promiscuous: info.promisc,
+          received: c.received,
+          dropped_kernel: c.droppedKernel,
+          dropped_interface: c.droppedInterface,
+          drop_ratio: ratio(dropped, c.received),
+          interval: { ...interval, drop_ratio: ratio(interval.dropped_kernel + interval.dropped_interface, interval.received) },
+        },
+        sensor: {
+          packets: s.packets,
+          bytes: s.bytes,
+          tcp_packets: s.tcpPackets,
+          truncated_frames: s.truncated,
+          interval: { packets: s.packets - ps.packets, bytes: s.bytes - ps.bytes },
+          flows: {
+            active: s.flowsActive,
+            max_active: s.maxActive,
+            created: s.flowsCreated,
+            ended: s.flowsEnded,
+            end_reasons: s.endReasons,
+          },
+          tls_flows: s.tlsFlows,
+          certificates: s.certificates,
+          alerts: s.alerts,
+          ...(s.enrichment !== null ? { enrichment: s.enrichment } : {}),
+          events_written: s.eventsWritten,
+          interim_events: s.interimEvents,
+        },
+        anomalies,
+      },
+    },
+  };
+}
+
+/** The warning (drops started) or note (drops stopped) for a drop episode. */
+export function buildDropEvent(info: CaptureInfo, change: DropChange, totals: CaptureCounters, nowMs: number, id: string): CaptureDropEvent {
+  const started = change.kind === 'started';
+  const message = started
+    ? `capture on ${info.iface} is dropping packets: ${change.droppedKernel} dropped by the kernel and ${change.droppedInterface} by the interface in the last ${(change.windowMs / 1000).toFixed(1)} s (${change.received} received)`
+    : `capture on ${info.iface} stopped dropping packets: ${change.droppedKernel} dropped by the kernel and ${change.droppedInterface} by the interface over ${(change.durationMs / 1000).toFixed(1)} s`;
+  return {
+    '@timestamp': isoTime(nowMs * 1000),
+    event: {
+      kind: 'event',
+      category: ['network'],
+      type: ['info'],
+      dataset: 'tlsentry.stats',
+      module: 'tlsentry',
+      id,
+      action: started ? 'capture_drops_started' : 'capture_drops_stopped',
+    },
+    log: { level: started ? 'warning' : 'info' },
+    message,
+    observer: statsObserver(info),
+    tlsentry: {
+      schema_version: SCHEMA_VERSION,
+      stats: {
+        capture: {
+          interface: info.iface,
+          received: totals.received,
+          dropped_kernel: totals.droppedKernel,
+          dropped_interface: totals.droppedInterface,
+          drop_ratio: ratio(totals.droppedKernel + totals.droppedInterface, totals.received),
+          ...(started
+            ? { window: { dropped_kernel: change.droppedKernel, dropped_interface: change.droppedInterface, received: change.received, duration_sec: change.windowMs / 1000 } }
+            : { episode: { dropped_kernel: change.droppedKernel, dropped_interface: change.droppedInterface, duration_sec: change.durationMs / 1000 } }),
+        },
+      },
+    },
+  };
+}
+
+// --- lines as written (the published JSON Schemas) ----------------------------
+
+/** A `tlsentry.flow` line: a finished flow. */
+export type FlowEventLine = EcsHeader & FlowEvent;
+/** A `tlsentry.flow` interim line: a report on an open flow. */
+export type InterimFlowEventLine = EcsHeader & InterimFlowEvent;
+/** A `tlsentry.x509` line: a certificate seen for the first time. */
+export type X509EventLine = EcsHeader & X509Event;
+/** A `tlsentry.alert` line: an AN0759 detection or a dedup window's summary. */
+export type AlertEventLine = EcsHeader & AlertEvent;
+/** A `tlsentry.stats` line: capture health of live capture. */
+export type StatsEventLine = EcsHeader & CaptureHealthEvent;

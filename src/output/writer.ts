@@ -1,116 +1,30 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type pino from 'pino';
-import type { Flow } from '../flow/index.js';
+import { flowId, type Flow } from '../flow/index.js';
+import type { AnomalyCounters } from '../shared/anomalies.js';
 import { TlsentryError } from '../shared/errors.js';
+import { singleOutput, type OutputConfig } from './sinks/config.js';
+import { FileSink } from './sinks/file.js';
+import { createSinks, SinkSet } from './sinks/index.js';
+import type { Sink, SinkCounters } from './sinks/types.js';
 import { FlowEventJson, JsonLine } from './flow-json.js';
 import { buildFlowEvent, type FlowExtras } from './schema.js';
+
+export { BufferedFileSink } from './sinks/file.js';
 
 /** ECS version the events follow; written on every line. */
 export const ECS_VERSION = '8.11.0';
 
-/**
- * A pino destination that encodes each line straight into one reused buffer
- * and writes it with `writeSync` when full. Measured on the handshake
- * benchmark: sonic-boom (pino.destination) spent 14% of the run in
- * `Buffer.byteLength` over its growing string buffer; this sink does not
- * concatenate strings at all. Synchronous writes are the back-pressure: the
- * packet loop cannot outrun the disk and memory stays bounded.
- */
-export class BufferedFileSink {
-  private fd: number;
-  private readonly ownsFd: boolean;
-  private readonly target: string;
-  private readonly append: boolean;
-  private buf: Buffer;
-  private used = 0;
-  bytesWritten = 0;
-
-  /** `append`: add to an existing file (a long-running sensor) instead of truncating it. */
-  constructor(target: string, size = 1024 * 1024, options: { append?: boolean } = {}) {
-    this.target = target;
-    this.append = options.append === true;
-    if (target === '-') {
-      this.fd = 1;
-      this.ownsFd = false;
-    } else {
-      mkdirSync(dirname(target), { recursive: true });
-      this.fd = this.openTarget();
-      this.ownsFd = true;
-    }
-    this.buf = Buffer.allocUnsafe(size);
-  }
-
-  private openTarget(): number {
-    if (!this.append) return openSync(this.target, 'w');
-    const fd = openSync(this.target, 'a');
-    // A file cut short (the previous writer was killed mid-line) gets its line ended,
-    // so the first new event does not join the broken one.
-    const size = fstatSync(fd).size;
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      const rfd = openSync(this.target, 'r');
-      try {
-        readSync(rfd, last, 0, 1, size - 1);
-      } finally {
-        closeSync(rfd);
-      }
-      if (last[0] !== 0x0a) writeSync(fd, '\n');
-    }
-    return fd;
-  }
-
-  /**
-   * Flush, close the file and open the same path again (logrotate moved it
-   * away: SIGHUP). Standard output is left as it is.
-   */
-  reopen(): void {
-    this.flushSync();
-    if (!this.ownsFd) return;
-    const old = this.fd;
-    this.fd = this.openTarget();
-    closeSync(old);
-  }
-
-  write(line: string): boolean {
-    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
-    const worst = line.length * 3;
-    if (this.used + worst > this.buf.length) {
-      this.flushSync();
-      if (worst > this.buf.length) this.buf = Buffer.allocUnsafe(worst);
-    }
-    this.used += this.buf.write(line, this.used, 'utf8');
-    return true;
-  }
-
-  /** One whole line already encoded (`bytes[0, length)`): never split between two writes to the file. */
-  writeBytes(bytes: Buffer, length = bytes.length): void {
-    if (this.used + length > this.buf.length) {
-      this.flushSync();
-      if (length > this.buf.length) this.buf = Buffer.allocUnsafe(length);
-    }
-    this.used += bytes.copy(this.buf, this.used, 0, length);
-  }
-
-  flushSync(): void {
-    let off = 0;
-    while (off < this.used) {
-      try {
-        off += writeSync(this.fd, this.buf, off, this.used - off);
-      } catch (err) {
-        // A non-blocking stdout (a pipe) may say EAGAIN: try again.
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-      }
-    }
-    this.bytesWritten += this.used;
-    this.used = 0;
-  }
-
-  close(): void {
-    this.flushSync();
-    if (this.ownsFd) closeSync(this.fd);
-  }
+export interface EventWriterOptions {
+  /** Add to existing files (a long-running sensor) instead of truncating them. */
+  append?: boolean;
+  /** Spool anomalies (torn or corrupt records, events dropped at the disk limit) are counted here. */
+  counters?: AnomalyCounters;
+  /** Sink messages (delivery failing / resumed); default standard error. */
+  log?: (line: string) => void;
 }
 
 /** What pino writes before an event's own fields (its level formatter's `ecs` object), for `writeFlow`. */
@@ -120,44 +34,76 @@ const CHECK_FLOW_JSON = process.env.TLSENTRY_CHECK_FLOW_JSON === '1';
 const FLOW_JSON_CHECKS = 32;
 
 /**
- * NDJSON event output through pino. Configuration work (destination, the
- * constant `ecs.version` prefix) happens once here, so writing an event is
- * one serialisation and one buffered append. Flow events, the bulk, are
- * written by `writeFlow` without pino; pino is loaded on the first other event.
+ * NDJSON event output through pino, to every configured sink (`sinks/`).
+ * Configuration work (sinks, the constant `ecs.version` prefix) happens once
+ * here, so writing an event is one serialisation and one buffered append per
+ * file sink; network sinks get an owned copy of the line with its `event.id`.
+ * Flow events, the bulk, are written by `writeFlow` without pino; pino is
+ * loaded on the first other event.
+ *
+ * `TLSENTRY_EVENT_TAP=<dir>`: every line is also appended to
+ * `<dir>/<pid>-<random>.ndjson` (the test suite validates all of them against
+ * the JSON Schemas).
  */
 export class EventWriter {
-  private readonly sink: BufferedFileSink;
+  private readonly sinks: SinkSet;
   private readonly flowJson = new FlowEventJson();
   private readonly line = new JsonLine();
   private pinoLogger: pino.Logger | null = null;
+  /** The `event.id` of the event pino is serialising (its destination gets only the text). */
+  private currentId: string | null = null;
   /** Flow events still to compare with `buildFlowEvent` (see `writeFlow`). */
   private flowChecks = FLOW_JSON_CHECKS;
   private flowJsonBroken = false;
   written = 0;
+  /** Events without an `event.id`, given a generated one for the network sinks. */
+  generatedIds = 0;
   readonly target: string;
+  private readonly drainTimeoutMs: number;
 
-  constructor(target: string, options: { append?: boolean } = {}) {
-    this.target = target;
-    try {
-      this.sink = new BufferedFileSink(target, undefined, options);
-    } catch (err) {
-      throw new TlsentryError('ERR_OUTPUT', `cannot open output ${target}: ${(err as Error).message}`, { cause: err });
+  /** `target`: a path or `-` (standard output), or the whole sink configuration. */
+  constructor(target: string | OutputConfig, options: EventWriterOptions = {}) {
+    const cfg = typeof target === 'string' ? singleOutput(target) : target;
+    this.target = describeSinks(cfg);
+    this.drainTimeoutMs = cfg.drainTimeoutSec * 1000;
+    const sinks = createSinks(cfg, { append: options.append, counters: options.counters, log: options.log });
+    const hidden: Sink[] = [];
+    const tap = process.env.TLSENTRY_EVENT_TAP;
+    if (tap) {
+      try {
+        mkdirSync(tap, { recursive: true });
+        const t = new FileSink('tap', join(tap, `${process.pid}-${randomBytes(4).toString('hex')}.ndjson`));
+        sinks.push(t);
+        hidden.push(t);
+      } catch (err) {
+        throw new TlsentryError('ERR_OUTPUT', `TLSENTRY_EVENT_TAP ${tap}: ${(err as Error).message}`, { cause: err });
+      }
     }
+    this.sinks = new SinkSet(sinks, hidden);
   }
 
   private get logger(): pino.Logger {
     if (this.pinoLogger === null) {
       const pinoLib = createRequire(import.meta.url)('pino') as typeof pino;
+      const sinks = this.sinks;
+      // pino's destination: a synchronous write of each line to every sink.
+      const dest = { write: (line: string) => sinks.writeString(this.currentId, line) };
       // pino's level formatter is the hook for a constant first field: ECS's ecs.version.
-      this.pinoLogger = pinoLib(
-        { base: null, timestamp: false, formatters: { level: () => ({ ecs: { version: ECS_VERSION } }) } },
-        this.sink,
-      );
+      this.pinoLogger = pinoLib({ base: null, timestamp: false, formatters: { level: () => ({ ecs: { version: ECS_VERSION } }) } }, dest);
     }
     return this.pinoLogger;
   }
 
   write(event: object): void {
+    if (this.sinks.needsRecords) {
+      const id = (event as { event?: { id?: unknown } }).event?.id;
+      if (typeof id === 'string' && id !== '') this.currentId = id;
+      else {
+        // Every event the sensor builds has event.id; this keeps duplicates detectable for any other.
+        this.generatedIds++;
+        this.currentId = `gen-${randomUUID()}`;
+      }
+    }
     this.logger.info(event);
     this.written++;
   }
@@ -169,6 +115,8 @@ export class EventWriter {
    * `TLSENTRY_CHECK_FLOW_JSON=1`) are compared with `buildFlowEvent`'s; on a
    * difference the run says so once on standard error and writes the rest of
    * its flow events from `buildFlowEvent`, so events stay right either way.
+   * File sinks copy the bytes into their buffer (no allocation); network
+   * sinks get their own copy, keyed by the flow id (the event's `event.id`).
    */
   writeFlow(f: Flow, extras: FlowExtras = {}): void {
     if (this.flowJsonBroken) {
@@ -191,35 +139,55 @@ export class EventWriter {
         return;
       }
     }
-    this.sink.writeBytes(line.buf, line.pos);
+    this.sinks.writeFileBytes(line.buf, line.pos);
+    if (this.sinks.needsRecords) this.sinks.writeRecord({ id: flowId(f), line: Buffer.from(line.buf.subarray(0, line.pos - 1)) });
     this.written++;
   }
 
-  /** Write out what is buffered (a live sensor does this every second). */
+  /** Write out what is buffered and nudge network delivery (a live sensor does this every second). */
   flush(): void {
     try {
-      this.sink.flushSync();
+      this.sinks.flush();
     } catch (err) {
       throw new TlsentryError('ERR_OUTPUT', `writing ${this.target}: ${(err as Error).message}`, { cause: err });
     }
   }
 
-  /** Reopen the destination file (after logrotate moved it); see `BufferedFileSink.reopen`. */
+  /** Reopen destination files (after logrotate moved them); see `BufferedFileSink.reopen`. */
   reopen(): void {
     try {
-      this.sink.reopen();
+      this.sinks.reopen();
     } catch (err) {
       throw new TlsentryError('ERR_OUTPUT', `reopening ${this.target}: ${(err as Error).message}`, { cause: err });
     }
   }
 
-  /** Flush everything and close the destination. */
-  close(): Promise<void> {
+  /** Per-sink counters (the run summary, stats and metrics). */
+  sinkCounters(): Record<string, SinkCounters> {
+    return this.sinks.counters();
+  }
+
+  /**
+   * Flush and close files; give network sinks up to `deadlineMs` (default: the
+   * configured drain timeout) to deliver, then leave the rest in their spools.
+   */
+  async close(deadlineMs = this.drainTimeoutMs): Promise<void> {
     try {
-      this.sink.close();
-      return Promise.resolve();
+      await this.sinks.close(deadlineMs);
     } catch (err) {
-      return Promise.reject(new TlsentryError('ERR_OUTPUT', `writing ${this.target}: ${(err as Error).message}`, { cause: err }));
+      throw new TlsentryError('ERR_OUTPUT', `writing ${this.target}: ${(err as Error).message}`, { cause: err });
     }
   }
+}
+
+/** `-` for standard output alone, the path for one file, else a list (summary and messages). */
+export function describeSinks(cfg: OutputConfig): string {
+  if (cfg.sinks.length === 1) {
+    const s = cfg.sinks[0];
+    if (s.type === 'stdout') return '-';
+    if (s.type === 'file') return s.path;
+  }
+  return cfg.sinks
+    .map((s) => (s.type === 'file' ? s.path : s.type === 'stdout' ? 'standard output' : s.type === 'syslog' ? `syslog ${s.url}` : `${s.name}`))
+    .join(', ');
 }

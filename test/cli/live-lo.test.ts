@@ -74,7 +74,8 @@ const TOLERANCE_US = 1000;
 function timeless(e: Ev): Ev {
   const c = structuredClone(e);
   delete c['@timestamp'];
-  if (c.event) for (const k of ['start', 'end', 'duration']) delete c.event[k];
+  // event.id is the flow id (or contains it), made from the first packet's time.
+  if (c.event) for (const k of ['start', 'end', 'duration', 'id']) delete c.event[k];
   if (c.tlsentry?.flow) {
     delete c.tlsentry.flow.id;
     delete c.tlsentry.flow.duration;

@@ -38,6 +38,14 @@ export interface DeliveryOutcome {
 export interface Transport {
   /** `syslog`, `splunk_hec`, `elasticsearch`: the sink name in counters and messages. */
   readonly kind: string;
+  /**
+   * Batches the queue may hand over before the first has resolved (default 1).
+   * Calls are made in record order and the transport keeps that order on the
+   * wire; outcomes are applied in call order. Syslog uses several, because it
+   * resolves a batch only once its connection has stayed up for a while after
+   * writing it (there are no acknowledgements to wait for).
+   */
+  readonly maxInFlight?: number;
   /** Deliver these records in this order. Resolves with an outcome; never rejects. */
   deliver(batch: readonly EventRecord[]): Promise<DeliveryOutcome>;
   /** Close connections; pending `deliver` calls resolve (with retries) first. */

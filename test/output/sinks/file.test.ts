@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BufferedFileSink, FileSink } from '../../../src/output/sinks/file.js';
+import { outputConfig, parseSinkArg } from '../../../src/output/sinks/config.js';
+import { tempDir } from '../../helpers/tools.js';
+import { rec } from './helpers.js';
+
+test('size rotation: no file passes max_bytes, no line is split, names carry the opening time', () => {
+  const dir = tempDir();
+  const path = join(dir, 'events.ndjson');
+  const s = new FileSink('file', path, { rotate: { maxBytes: 4096 }, bufferBytes: 1500, now: () => Date.UTC(2025, 5, 1, 12, 0, 0) });
+  const want: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    const r = rec(i, i % 11 === 0 ? 200 : 0);
+    want.push(r.line.toString());
+    if (i % 2 === 0) s.write(r);
+    else {
+      const b = Buffer.from(r.line.toString() + '\n');
+      s.writeBytes(b, b.length);
+    }
+  }
+  void s.close();
+  const files = readdirSync(dir).sort();
+  assert.ok(files.length > 4, files.join(' '));
+  assert.ok(files.includes('events.ndjson'));
+  assert.ok(files.includes('events.20250601T120000Z.ndjson'));
+  assert.ok(files.includes('events.20250601T120000Z.1.ndjson'), 'same second: numbered');
+  const rotated = files.filter((f) => f !== 'events.ndjson').sort((a, b) => {
+    const n = (f: string) => Number(/Z(?:\.(\d+))?\.ndjson$/.exec(f)![1] ?? 0);
+    return n(a) - n(b);
+  });
+  const got: string[] = [];
+  for (const f of [...rotated, 'events.ndjson']) {
+    const p = join(dir, f);
+    assert.ok(statSync(p).size <= 4096, `${f} is ${statSync(p).size} bytes`);
+    const text = readFileSync(p, 'utf8');
+    assert.ok(text.endsWith('\n'));
+    got.push(...text.slice(0, -1).split('\n'));
+  }
+  assert.deepEqual(got, want);
+});
+
+test('time rotation is aligned to the clock; SIGHUP-style reopen and append mode still work', () => {
+  const dir = tempDir();
+  const path = join(dir, 'eve.json');
+  let now = Date.UTC(2025, 5, 1, 12, 59, 58);
+  writeFileSync(path, '{"cut":'); // a line a killed writer left unfinished
+  const s = new BufferedFileSink(path, 1024, { append: true, rotate: { intervalSec: 3600 }, now: () => now });
+  s.write('{"a":1}\n');
+  s.flushSync();
+  now = Date.UTC(2025, 5, 1, 13, 0, 1);
+  s.write('{"b":2}\n');
+  s.flushSync();
+  s.write('{"c":3}\n');
+  s.close();
+  assert.equal(readFileSync(join(dir, 'eve.20250601T125958Z.json'), 'utf8'), '{"cut":\n{"a":1}\n');
+  assert.equal(readFileSync(path, 'utf8'), '{"b":2}\n{"c":3}\n');
+  assert.equal(s.rotations, 1);
+});
+
+test('--sink specs and the output: section give the same validated sinks; errors name the key', () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+  assert.deepEqual(parseSinkArg('file:///var/log/t/events.ndjson?max_bytes=100MB&interval=1h'), {
+    type: 'file',
+    path: '/var/log/t/events.ndjson',
+    rotate: { max_bytes: '100MB', interval: '1h' },
+  });
+  assert.deepEqual(parseSinkArg('syslog+tls://127.0.0.1:6514?ca=ca.pem&confirm_ms=200'), { type: 'syslog', url: 'tls://127.0.0.1:6514', ca_file: 'ca.pem', confirm_ms: 200 });
+  assert.deepEqual(parseSinkArg('-'), { type: 'stdout' });
+  const cfgPath = join(dir, 'tlsentry.yaml');
+  writeFileSync(
+    cfgPath,
+    [
+      'output:',
+      '  sinks:',
+      '    - { type: file, path: out/events.ndjson, rotate: { max_bytes: 64MB, interval: 15m } }',
+      '    - { type: syslog, url: "tls://siem:6514", ca_file: ca.pem, hostname: sensor01 }',
+      '  spool: { dir: spool, max_bytes: 2GB }',
+      '  queue: { max_records: 5000 }',
+      '  drain_timeout: 1m',
+      'detect:',
+      '  threshold: 60',
+    ].join('\n'),
+  );
+  const c = outputConfig({ config: cfgPath, sink: ['syslog+tcp://127.0.0.1:514'] }, dir);
+  assert.deepEqual(
+    c.sinks.map((s) => [s.type, s.name]),
+    [['file', 'file'], ['syslog', 'syslog'], ['syslog', 'syslog-2']],
+  );
+  const f = c.sinks[0] as Extract<(typeof c.sinks)[number], { type: 'file' }>;
+  assert.equal(f.path, join(dir, 'out/events.ndjson'));
+  assert.deepEqual(f.rotate, { maxBytes: 64 * 1024 ** 2, intervalSec: 900 });
+  const sy = c.sinks[1] as Extract<(typeof c.sinks)[number], { type: 'syslog' }>;
+  assert.match(sy.ca ?? '', /BEGIN CERTIFICATE/);
+  assert.deepEqual(c.spool, { dir: join(dir, 'spool'), maxBytes: 2 * 1024 ** 3 });
+  assert.equal(c.queue.maxRecords, 5000);
+  assert.equal(c.drainTimeoutSec, 60);
+  // No sinks at all: standard output, as before.
+  assert.deepEqual(outputConfig({}, dir).sinks, [{ type: 'stdout', name: 'stdout' }]);
+  const err = (fn: () => unknown, re: RegExp) => assert.throws(fn, (e: Error & { code?: string }) => e.code === 'ERR_CONFIG' && re.test(e.message));
+  writeFileSync(cfgPath, 'output:\n  sinks:\n    - { type: syslog, url: "udp://x:514" }\n');
+  err(() => outputConfig({ config: cfgPath }, dir), /output\.sinks\.0: url: expected tcp/);
+  writeFileSync(cfgPath, 'output:\n  sinks:\n    - { type: file, path: x, rotate: { max_bytes: lots } }\n');
+  err(() => outputConfig({ config: cfgPath }, dir), /sinks\.0: rotate\.max_bytes: expected a size/);
+  writeFileSync(cfgPath, 'output:\n  spool: { dri: x }\n');
+  err(() => outputConfig({ config: cfgPath }, dir), /output: spool/);
+  err(() => outputConfig({ sink: ['syslog+tcp://h:514?colour=blue'] }, dir), /--sink .*colour/);
+  err(() => outputConfig({ sink: ['syslog+tls://h:6514?ca=missing.pem'] }, dir), /ca_file .*missing\.pem/);
+  assert.throws(() => outputConfig({ sink: ['kafka://h:9092'] }, dir), /unknown scheme kafka/);
+});
