@@ -176,6 +176,14 @@ export interface OutputFlags {
  * Flags win over the file for `--spool-dir` and `--sink-drain-timeout`.
  */
 export function outputConfig(f: OutputFlags, cwd = process.cwd()): OutputConfig {
+  if (f.config === undefined && (f.sink ?? []).length === 0) {
+    // Only -o (or nothing): nothing to validate, and zod (~40 ms to load) is not needed.
+    const out = f.output === undefined || f.output === '-' ? '-' : isAbsolute(f.output) ? f.output : resolve(cwd, f.output);
+    const cfg = singleOutput(out);
+    if (f.spoolDir !== undefined) cfg.spool.dir = f.spoolDir;
+    if (f.sinkDrainTimeout !== undefined) cfg.drainTimeoutSec = f.sinkDrainTimeout;
+    return cfg;
+  }
   const { z } = require('zod') as typeof import('zod');
   const file = f.config !== undefined ? readOutputSection(f.config) : null;
   const where = (label: string) => (file ? `${f.config}: output.${label}` : label);
