@@ -13,6 +13,9 @@
  *     queue: { max_records: 10000, max_bytes: 32MB }
  *     drain_timeout: 30
  *
+ * Any sink may say `format: ocsf` (flow events as OCSF Network Activity, the
+ * others skipped: ocsf-format.ts); `ecs` is the default.
+ *
  *   --sink -                                            standard output
  *   --sink file:///var/log/tlsentry/events.ndjson?max_bytes=100MB&interval=1h
  *   --sink file:events.ndjson                           (relative path)
@@ -36,7 +39,7 @@ import type { QueueLimits } from './queue.js';
 
 const require = createRequire(import.meta.url);
 
-export type SinkSpec =
+export type SinkSpec = (
   | { type: 'file'; name: string; path: string; rotate: { maxBytes?: number; intervalSec?: number } }
   | { type: 'stdout'; name: string }
   | {
@@ -54,7 +57,11 @@ export type SinkSpec =
       timeoutMs?: number;
     }
   /** Validated by the transport's own schema; built by its `…FromConfig(cfg, baseDir)`. */
-  | { type: 'splunk_hec' | 'elasticsearch'; name: string; config: Record<string, unknown>; baseDir: string };
+  | { type: 'splunk_hec' | 'elasticsearch'; name: string; config: Record<string, unknown>; baseDir: string }
+) & {
+  /** Events in OCSF instead of ECS: flow events as Network Activity (4001); the others are skipped (and counted). */
+  format?: 'ocsf';
+};
 
 /** Everything the writer needs to build its sinks: plain data (it crosses into the capture worker). */
 export interface OutputConfig {
@@ -257,7 +264,7 @@ export function outputConfig(f: OutputFlags, cwd = process.cwd()): OutputConfig 
     }
   };
   const counts = new Map<string, number>();
-  const sinks: SinkSpec[] = entries.map(({ raw, label, baseDir }) => {
+  const specOf = (raw: Record<string, unknown>, label: string, baseDir: string): SinkSpec => {
     const type = raw.type as SinkSpec['type'];
     const n = (counts.get(type) ?? 0) + 1;
     counts.set(type, n);
@@ -304,6 +311,12 @@ export function outputConfig(f: OutputFlags, cwd = process.cwd()): OutputConfig 
         return { type, name: sinkName, config: r.data as Record<string, unknown>, baseDir };
       }
     }
+  };
+  const sinks: SinkSpec[] = entries.map(({ raw: { format, ...raw }, label, baseDir }) => {
+    // `format: ocsf` (any sink): flow events as OCSF Network Activity (../ocsf.ts), other events skipped.
+    if (format !== undefined && format !== 'ecs' && format !== 'ocsf') fail(label, { path: ['format'], message: `expected ecs or ocsf, not ${JSON.stringify(format)}` });
+    const spec = specOf(raw, label, baseDir);
+    return format === 'ocsf' ? { ...spec, format: 'ocsf' } : spec;
   });
   const names = new Set<string>();
   for (const s of sinks) {

@@ -10,6 +10,7 @@ import { TlsentryError } from '../../shared/errors.js';
 import type { OutputConfig } from './config.js';
 import { FileSink } from './file.js';
 import { DeliveryQueue } from './queue.js';
+import { OcsfFormatSink } from './ocsf-format.js';
 import { SyslogTransport } from './syslog.js';
 import type { EventRecord, Sink, SinkCounters, Transport } from './types.js';
 
@@ -59,20 +60,21 @@ export function createSinks(cfg: OutputConfig, o: CreateSinksOptions = {}): Sink
   const out: Sink[] = [];
   try {
     for (const spec of cfg.sinks) {
-      if (spec.type === 'file') out.push(new FileSink(spec.name, spec.path, { append: o.append, rotate: spec.rotate }));
-      else if (spec.type === 'stdout') out.push(new FileSink(spec.name, '-'));
+      let sink: Sink;
+      if (spec.type === 'file') sink = new FileSink(spec.name, spec.path, { append: o.append, rotate: spec.rotate });
+      else if (spec.type === 'stdout') sink = new FileSink(spec.name, '-');
       else {
-        out.push(
-          new DeliveryQueue({
-            name: spec.name,
-            transport: transportFor(spec),
-            spool: { dir: join(cfg.spool.dir, spec.name), maxBytes: cfg.spool.maxBytes },
-            ...cfg.queue,
-            counters: o.counters,
-            log: o.log,
-          }),
-        );
+        sink = new DeliveryQueue({
+          name: spec.name,
+          transport: transportFor(spec),
+          spool: { dir: join(cfg.spool.dir, spec.name), maxBytes: cfg.spool.maxBytes },
+          ...cfg.queue,
+          counters: o.counters,
+          log: o.log,
+        });
       }
+      // An OCSF sink gets records (not the file fast path): SinkSet sees no FileSink.
+      out.push(spec.format === 'ocsf' ? new OcsfFormatSink(sink) : sink);
     }
   } catch (err) {
     for (const s of out) void s.close(0);

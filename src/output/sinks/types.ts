@@ -68,6 +68,8 @@ export interface SinkCounters {
   dropped: number;
   /** Records waiting now (memory + spool). */
   pending: number;
+  /** `format: ocsf` sinks: events with no OCSF Network Activity form, not sent. */
+  skipped?: number;
 }
 
 /** Where the writer's lines go: a file, standard output, or a network sink with its queue. */
