@@ -44,7 +44,38 @@ export const M = {
 } as const;
 
 export const MAX_ANOMALY_SLOTS = 1024;
+/** Slots before the sink counters. */
 export const METRICS_SLOTS = M.anomalies + MAX_ANOMALY_SLOTS;
+
+/**
+ * A sink's counters (`SinkCounters` of src/output/sinks/types.ts, in this
+ * order): `SINK_STATES.length` slots per sink after the fixed ones, sinks in
+ * `LiveWorkerData.sinkNames` order (known from the output configuration
+ * before the worker starts).
+ */
+export const SINK_STATES = ['queued', 'spooled', 'delivered', 'retried', 'rejected', 'dropped', 'pending', 'skipped'] as const;
+export type SinkState = (typeof SINK_STATES)[number];
+/** `skipped`: `format: ocsf` sinks only (NaN in the slot of any other). */
+export type SinkTotals = Record<Exclude<SinkState, 'skipped'>, number> & { skipped?: number };
+
+/** The metrics buffer's length in slots, for this many sinks. */
+export function metricsSlots(sinkCount: number): number {
+  return METRICS_SLOTS + sinkCount * SINK_STATES.length;
+}
+
+/** The slot of sink number `sink`'s counter `state`. */
+export function sinkSlot(sink: number, state: number): number {
+  return METRICS_SLOTS + sink * SINK_STATES.length + state;
+}
+
+/**
+ * The sink names of a run, as the writer names them: the configured sinks,
+ * or the single `-o` destination (`stdout` or `file`, see `singleOutput`).
+ */
+export function liveSinkNames(sensor: { output: string; sinks?: { sinks: readonly { name: string }[] } }): string[] {
+  if (sensor.sinks !== undefined) return sensor.sinks.sinks.map((s) => s.name);
+  return [sensor.output === '-' ? 'stdout' : 'file'];
+}
 
 export const END_REASONS = ['fin', 'rst', 'idle_timeout', 'tuple_reuse', 'evicted', 'end_of_input', 'interrupted'] as const;
 
@@ -65,8 +96,11 @@ export interface LiveWorkerData {
   statsIntervalSec: number;
   /** Seconds between interim events of an open flow; 0 = none. */
   interimIntervalSec: number;
+  /** `metricsSlots(sinkNames.length)` slots. */
   metrics: SharedArrayBuffer;
   control: SharedArrayBuffer;
+  /** The sinks whose counters go to the metrics buffer (`sinkSlot`), in slot order. */
+  sinkNames: string[];
   quiet: boolean;
 }
 

@@ -6,6 +6,7 @@
  * event shape; capture does not depend on output.
  */
 import type { CaptureCounters } from './live.js';
+import type { SinkTotals } from './live-shared.js';
 
 export interface SensorCounters {
   packets: number;
@@ -39,6 +40,8 @@ export interface StatsSnapshot {
   atMs: number;
   capture: CaptureCounters;
   sensor: SensorCounters;
+  /** Each sink's delivery counters, by sink name (totals since start; `pending` now). */
+  sinks: Record<string, SinkTotals>;
 }
 
 export type DropChange =

@@ -20,13 +20,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { writeSync } from 'node:fs';
 import { LiveCapture, libpcapVersion, linkTypeName, type CaptureCounters } from './live.js';
 import { DropWatch, type CaptureInfo, type SensorCounters, type StatsSnapshot } from './live-stats.js';
-import { C, END_REASONS, M, MAX_ANOMALY_SLOTS, type LiveWorkerData, type MainMessage, type WorkerMessage } from './live-shared.js';
+import { C, END_REASONS, M, MAX_ANOMALY_SLOTS, SINK_STATES, sinkSlot, type LiveWorkerData, type MainMessage, type SinkState, type SinkTotals, type WorkerMessage } from './live-shared.js';
 import type { PacketRecord } from './types.js';
 import { Sensor } from '../cli/pipeline.js';
 // The worker is where live output is written (it runs the Sensor), so it builds the health events too.
 import { buildDropEvent, buildStatsEvent, newRunId, statsEventId } from '../output/schema.js';
 import { Detector } from '../detect/index.js';
 import { FLOW_CLOSED } from '../flow/index.js';
+import type { SinkCounters } from '../output/sinks/types.js';
 import { AnomalyCounters, anomalyDefinitions } from '../shared/anomalies.js';
 import { TlsentryError } from '../shared/errors.js';
 
@@ -36,6 +37,10 @@ const SECOND_MS = 1000;
 
 const port = parentPort!;
 const d = workerData as LiveWorkerData;
+
+// The shared slots hold every sink counter: a new `SinkCounters` field must get a slot (SINK_STATES) too.
+const sinkStatesComplete: [Exclude<keyof SinkCounters, SinkState>] extends [never] ? true : never = true;
+void sinkStatesComplete;
 
 function post(m: WorkerMessage): void {
   port.postMessage(m);
@@ -104,7 +109,7 @@ class LiveRunner {
     const interimMs = d.interimIntervalSec * 1000;
     this.interimCheckMs = Math.min(10_000, Math.max(1000, interimMs / 10));
     if (interimMs > 0) this.nextInterimMs = this.startedMs + this.interimCheckMs;
-    this.prevStats = { atMs: this.startedMs, capture: { ...this.lastCapture }, sensor: this.sensorCounters() };
+    this.prevStats = { atMs: this.startedMs, capture: { ...this.lastCapture }, sensor: this.sensorCounters(), sinks: this.sensor.writer.sinkCounters() };
     const sn = this.sensor;
     this.handle = (p) => {
       try {
@@ -208,7 +213,7 @@ class LiveRunner {
   }
 
   private writeStats(now: number, final: boolean): void {
-    const snap: StatsSnapshot = { atMs: now, capture: { ...this.lastCapture }, sensor: this.sensorCounters() };
+    const snap: StatsSnapshot = { atMs: now, capture: { ...this.lastCapture }, sensor: this.sensorCounters(), sinks: this.sensor.writer.sinkCounters() };
     // Count the stats event itself in events_written.
     snap.sensor.eventsWritten++;
     this.sensor.writer.write(buildStatsEvent(this.info, this.startedMs, this.prevStats, snap, this.counters.toObject(), final, statsEventId(this.runId, ++this.healthSeq)));
@@ -241,12 +246,23 @@ class LiveRunner {
     m[M.enrichP99] = lat?.p99 != null ? lat.p99 / 1000 : NaN;
     m[M.enrichMax] = lat?.max != null ? lat.max / 1000 : NaN;
     for (let i = 0; i < END_REASONS.length; i++) m[M.endReasons + i] = t.endReasons[END_REASONS[i]];
+    this.publishSinks(s.writer.sinkCounters());
     const defs = anomalyDefinitions();
     const n = Math.min(defs.length, MAX_ANOMALY_SLOTS);
     m.set(this.counters.counts.subarray(0, n), M.anomalies);
     if (defs.length !== this.anomalyCount) {
       this.anomalyCount = defs.length;
       post({ type: 'anomalies', names: defs.slice(0, n).map((a) => a.name) });
+    }
+  }
+
+  /** Each sink's counters into its slots (`sinkNames` order: sinks the main thread did not know of are left out). */
+  private publishSinks(counters: Record<string, SinkTotals>): void {
+    const m = this.metrics, names = d.sinkNames;
+    for (let i = 0; i < names.length; i++) {
+      const c = counters[names[i]];
+      if (c === undefined) continue;
+      for (let k = 0; k < SINK_STATES.length; k++) m[sinkSlot(i, k)] = c[SINK_STATES[k]] ?? NaN;
     }
   }
 

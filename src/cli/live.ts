@@ -17,7 +17,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import type { Server } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { C, CONTROL_SLOTS, METRICS_SLOTS, type LiveWorkerData, type MainMessage, type WorkerMessage } from '../capture/live-shared.js';
+import { C, CONTROL_SLOTS, SINK_STATES, liveSinkNames, metricsSlots, sinkSlot, type LiveWorkerData, type MainMessage, type WorkerMessage } from '../capture/live-shared.js';
 import { DEFAULT_BUFFER_BYTES, DEFAULT_SNAPLEN, DEFAULT_TIMEOUT_MS, type CaptureCounters } from '../capture/live.js';
 import { TlsentryError } from '../shared/errors.js';
 import { formatSummary } from './summary.js';
@@ -62,9 +62,13 @@ function spawnCaptureWorker(data: LiveWorkerData): Worker {
 
 /** Runs until stopped; resolves with the exit code. */
 export async function runLive(o: LiveOptions): Promise<number> {
-  const metricsBuf = new SharedArrayBuffer(METRICS_SLOTS * 8);
+  // Sink names are known now (the output configuration): their counters get slots after the fixed ones.
+  const sinkNames = liveSinkNames(o.sensor);
+  const metricsBuf = new SharedArrayBuffer(metricsSlots(sinkNames.length) * 8);
   const controlBuf = new SharedArrayBuffer(CONTROL_SLOTS * 4);
   const values = new Float64Array(metricsBuf);
+  // No `skipped` series until the worker says a sink has that counter (format: ocsf).
+  sinkNames.forEach((_, i) => (values[sinkSlot(i, SINK_STATES.indexOf('skipped'))] = NaN));
   const control = new Int32Array(controlBuf);
   let state: 'starting' | 'running' | 'stopping' = 'starting';
   let anomalyNames: readonly string[] = [];
@@ -74,7 +78,7 @@ export async function runLive(o: LiveOptions): Promise<number> {
 
   let server: Server | null = null;
   if (o.metrics !== null) {
-    server = await startMetricsServer(o.metrics, { values, anomalyNames: () => anomalyNames, iface: o.iface, state: () => state });
+    server = await startMetricsServer(o.metrics, { values, anomalyNames: () => anomalyNames, sinkNames, iface: o.iface, state: () => state });
     const a = server.address();
     info(`metrics on http://${typeof a === 'object' && a !== null ? (a.family === 'IPv6' ? `[${a.address}]` : a.address) + ':' + a.port : o.metrics}/metrics and /healthz`);
   }
@@ -93,6 +97,7 @@ export async function runLive(o: LiveOptions): Promise<number> {
     interimIntervalSec: o.interimIntervalSec,
     metrics: metricsBuf,
     control: controlBuf,
+    sinkNames,
     quiet: o.quiet,
   };
   const worker = spawnCaptureWorker(data);

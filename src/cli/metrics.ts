@@ -9,7 +9,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { END_REASONS, M } from '../capture/live-shared.js';
+import { END_REASONS, M, SINK_STATES, sinkSlot } from '../capture/live-shared.js';
 import { TlsentryError } from '../shared/errors.js';
 
 export const HEALTH_STALE_MS = 5000;
@@ -19,6 +19,8 @@ export interface MetricsSource {
   values: Float64Array;
   /** Anomaly names by counter id (from the worker). */
   anomalyNames(): readonly string[];
+  /** Output sinks, in the order of their slots (`sinkSlot`). */
+  sinkNames: readonly string[];
   iface: string;
   /** `starting`, `running`, `stopping`. */
   state(): string;
@@ -105,6 +107,37 @@ export function buildRegistry(src: MetricsSource): Registry {
         const n = v[M.anomalies + i];
         if (n > 0) this.labels(name).inc(n);
       });
+    },
+  });
+  // Every state of every sink, zeros included: an alert on state="dropped" needs the series before the first drop.
+  const PENDING = SINK_STATES.indexOf('pending');
+  new Counter({
+    name: 'tlsentry_sink_events_total',
+    help:
+      'Events per output sink and state: queued (handed to the sink), spooled (went through the disk spool), delivered (the SIEM has them), ' +
+      'retried (delivery attempts repeated, per event), rejected (refused for good, dead-lettered), dropped (lost: the spool was full), ' +
+      'skipped (format: ocsf sinks only: events with no OCSF form, not sent)',
+    labelNames: ['sink', 'state'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      src.sinkNames.forEach((sink, i) => {
+        SINK_STATES.forEach((state, k) => {
+          const n = v[sinkSlot(i, k)];
+          // NaN: the sink has no such counter (skipped without format: ocsf).
+          if (k !== PENDING && !Number.isNaN(n)) this.labels(sink, state).inc(n || 0);
+        });
+      });
+    },
+  });
+  new Gauge({
+    name: 'tlsentry_sink_pending_events',
+    help: 'Events waiting for delivery per output sink now (memory queue and disk spool)',
+    labelNames: ['sink'],
+    registers: [reg],
+    collect() {
+      this.reset();
+      src.sinkNames.forEach((sink, i) => this.labels(sink).set(v[sinkSlot(i, PENDING)] || 0));
     },
   });
   new Gauge({

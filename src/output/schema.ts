@@ -868,6 +868,30 @@ export interface CaptureInterval {
 }
 
 /**
+ * One sink's delivery counters in a stats event (`SinkCounters`): totals since
+ * the sensor started, except `pending`. For a file or standard output every
+ * line is queued and delivered at once.
+ */
+export interface SinkStats {
+  /** Events handed to the sink (into its memory queue or its spool). */
+  queued: Integer;
+  /** Events that went through the on-disk spool (the SIEM was slow or down, or memory was full). */
+  spooled: Integer;
+  /** Events the SIEM has (it said so). */
+  delivered: Integer;
+  /** Delivery attempts that had to be repeated (per event). */
+  retried: Integer;
+  /** Events the SIEM refused for good (kept in the dead-letter file). */
+  rejected: Integer;
+  /** Events lost because the spool reached its disk limit (`spool.max_bytes`). Should stay 0. */
+  dropped: Integer;
+  /** Events waiting now (memory queue and spool, earlier runs' included). */
+  pending: Integer;
+  /** `format: ocsf` sinks only: events with no OCSF form (certificates, alerts, stats), not sent. */
+  skipped?: Integer;
+}
+
+/**
  * `tlsentry.stats` metric event: every `--stats-interval` seconds of live
  * capture (`event.action: stats`) and once at exit (`final_stats`). Totals
  * since the sensor started, and the interval since the previous stats event.
@@ -944,6 +968,8 @@ export interface StatsEvent {
       };
       /** Every anomaly counter by name (`tlsentry anomalies` lists them). */
       anomalies: Record<string, Integer>;
+      /** Every output sink's delivery counters, by sink name (`file`, `stdout`, `syslog`, `splunk_hec`, `elasticsearch`, or the configured name). */
+      sinks: Record<string, SinkStats>;
     };
   };
 }
@@ -1103,9 +1129,20 @@ export function buildStatsEvent(
           interim_events: s.interimEvents,
         },
         anomalies,
+        sinks: sinkStats(now.sinks),
       },
     },
   };
+}
+
+/** A copy with the counters in `SinkStats` order. */
+function sinkStats(sinks: StatsSnapshot['sinks']): Record<string, SinkStats> {
+  const out: Record<string, SinkStats> = {};
+  for (const [name, c] of Object.entries(sinks)) {
+    out[name] = { queued: c.queued, spooled: c.spooled, delivered: c.delivered, retried: c.retried, rejected: c.rejected, dropped: c.dropped, pending: c.pending };
+    if (c.skipped !== undefined) out[name].skipped = c.skipped;
+  }
+  return out;
 }
 
 /** The warning (drops started) or note (drops stopped) for a drop episode. */

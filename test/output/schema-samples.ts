@@ -162,6 +162,11 @@ function snapshot(atMs: number, received: number, droppedKernel: number, packets
       eventsWritten: 20,
       interimEvents: 2,
     },
+    sinks: {
+      file: { queued: 20, spooled: 0, delivered: 20, retried: 0, rejected: 0, dropped: 0, pending: 0 },
+      splunk_hec: { queued: 20, spooled: 6, delivered: 17, retried: 6, rejected: 1, dropped: 0, pending: 2 },
+      'elasticsearch-ocsf': { queued: 8, spooled: 0, delivered: 8, retried: 0, rejected: 0, dropped: 0, pending: 0, skipped: 12 },
+    },
   };
 }
 

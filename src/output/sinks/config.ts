@@ -28,7 +28,8 @@
  * `ca_file`, `cert_file`, `key_file`); numbers and booleans are converted.
  * Sizes take K/M/G suffixes (powers of 1024), intervals s/m/h/d. Relative
  * paths are relative to the configuration file (flags: the working directory).
- * Certificate and key files are read here, before privileges are dropped.
+ * Certificate, key, token, API key and password files are read here, before
+ * privileges are dropped.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -308,7 +309,8 @@ export function outputConfig(f: OutputFlags, cwd = process.cwd()): OutputConfig 
         const { name: _n, ...config } = raw;
         const r = transportSchema(type).safeParse(config);
         if (!r.success) return fail(label, r.error.issues[0]);
-        return { type, name: sinkName, config: r.data as Record<string, unknown>, baseDir };
+        // Token, key, password and CA files are read now, before privileges are dropped: their text goes in the spec.
+        return { type, name: sinkName, config: transportSecrets(type, r.data, baseDir, label), baseDir };
       }
     }
   };
@@ -341,6 +343,20 @@ export function outputConfig(f: OutputFlags, cwd = process.cwd()): OutputConfig 
 function transportSchema(type: 'splunk_hec' | 'elasticsearch'): { safeParse(v: unknown): { success: true; data: unknown } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } } {
   if (type === 'splunk_hec') return (require('./splunk-hec.js') as typeof import('./splunk-hec.js')).splunkHecConfigSchema;
   return (require('./elasticsearch.js') as typeof import('./elasticsearch.js')).elasticsearchConfigSchema;
+}
+
+/** A validated HEC / Elasticsearch entry with the contents of its secret and CA files (`…Secrets`). */
+function transportSecrets(type: 'splunk_hec' | 'elasticsearch', data: unknown, baseDir: string, label: string): Record<string, unknown> {
+  try {
+    if (type === 'splunk_hec') {
+      const m = require('./splunk-hec.js') as typeof import('./splunk-hec.js');
+      return m.splunkHecSecrets(data as Parameters<typeof m.splunkHecSecrets>[0], baseDir);
+    }
+    const m = require('./elasticsearch.js') as typeof import('./elasticsearch.js');
+    return m.elasticsearchSecrets(data as Parameters<typeof m.elasticsearchSecrets>[0], baseDir);
+  } catch (e) {
+    throw new TlsentryError('ERR_CONFIG', `${label}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** A config that is just standard output or one file: the writer's old single-destination case. */

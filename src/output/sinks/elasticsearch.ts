@@ -100,15 +100,46 @@ export interface ElasticsearchOptions {
   maxResponseBytes?: number;
 }
 
-/** The transport described by a validated config entry; relative paths are relative to `baseDir`. */
-export function elasticsearchFromConfig(cfg: ElasticsearchConfig, baseDir: string): ElasticsearchTransport {
+/**
+ * A validated entry with its files' contents (`elasticsearchSecrets`): plain
+ * data that crosses into the capture worker. Never logged.
+ */
+export type ElasticsearchSpec = ElasticsearchConfig & {
+  /** Read from `api_key_file`. */
+  api_key?: string;
+  /** Read from `password_file`. */
+  password?: string;
+  /** PEM text, read from `ca_file`. */
+  ca?: string;
+};
+
+/**
+ * Read `api_key_file`, `password_file` and `ca_file` now (at configuration
+ * time, before `live` drops privileges: they may be readable by root only)
+ * into the spec.
+ */
+export function elasticsearchSecrets(cfg: ElasticsearchConfig, baseDir: string): ElasticsearchSpec {
+  const out: ElasticsearchSpec = { ...cfg };
+  if (cfg.api_key_file !== undefined) out.api_key = readSecretFile(cfg.api_key_file, baseDir, 'api_key_file');
+  if (cfg.password_file !== undefined) out.password = readSecretFile(cfg.password_file, baseDir, 'password_file');
+  const ca = readCaFile(cfg.ca_file, baseDir);
+  if (ca !== undefined) out.ca = ca.toString('utf8');
+  return out;
+}
+
+/**
+ * The transport described by a validated config entry: secrets and CA read by
+ * `elasticsearchSecrets` when present, else from their files now (relative
+ * paths are relative to `baseDir`).
+ */
+export function elasticsearchFromConfig(cfg: ElasticsearchSpec, baseDir: string): ElasticsearchTransport {
   return new ElasticsearchTransport({
     url: cfg.url,
     index: cfg.index,
-    apiKey: cfg.api_key_file !== undefined ? readSecretFile(cfg.api_key_file, baseDir, 'api_key_file') : undefined,
+    apiKey: cfg.api_key ?? (cfg.api_key_file !== undefined ? readSecretFile(cfg.api_key_file, baseDir, 'api_key_file') : undefined),
     username: cfg.username,
-    password: cfg.password_file !== undefined ? readSecretFile(cfg.password_file, baseDir, 'password_file') : undefined,
-    ca: readCaFile(cfg.ca_file, baseDir),
+    password: cfg.password ?? (cfg.password_file !== undefined ? readSecretFile(cfg.password_file, baseDir, 'password_file') : undefined),
+    ca: cfg.ca !== undefined ? Buffer.from(cfg.ca, 'utf8') : readCaFile(cfg.ca_file, baseDir),
     timeoutMs: cfg.timeout_ms,
     pipeline: cfg.pipeline,
     maxBatchBytes: cfg.max_batch_bytes,

@@ -104,16 +104,42 @@ export interface SplunkHecOptions {
   maxRequestsPerBatch?: number;
 }
 
-/** The transport described by a validated config entry; relative paths are relative to `baseDir`. */
-export function splunkHecFromConfig(cfg: SplunkHecConfig, baseDir: string): SplunkHecTransport {
+/**
+ * A validated entry with its files' contents (`splunkHecSecrets`): plain data
+ * that crosses into the capture worker. Never logged.
+ */
+export type SplunkHecSpec = SplunkHecConfig & {
+  /** The HEC token, read from `token_file`. */
+  token?: string;
+  /** PEM text, read from `ca_file`. */
+  ca?: string;
+};
+
+/**
+ * Read `token_file` and `ca_file` now (at configuration time, before `live`
+ * drops privileges: the token file may be readable by root only) into the spec.
+ */
+export function splunkHecSecrets(cfg: SplunkHecConfig, baseDir: string): SplunkHecSpec {
+  const out: SplunkHecSpec = { ...cfg, token: readSecretFile(cfg.token_file, baseDir, 'token_file') };
+  const ca = readCaFile(cfg.ca_file, baseDir);
+  if (ca !== undefined) out.ca = ca.toString('utf8');
+  return out;
+}
+
+/**
+ * The transport described by a validated config entry: the token and CA read
+ * by `splunkHecSecrets` when present, else from their files now (relative
+ * paths are relative to `baseDir`).
+ */
+export function splunkHecFromConfig(cfg: SplunkHecSpec, baseDir: string): SplunkHecTransport {
   return new SplunkHecTransport({
     url: cfg.url,
-    token: readSecretFile(cfg.token_file, baseDir, 'token_file'),
+    token: cfg.token ?? readSecretFile(cfg.token_file, baseDir, 'token_file'),
     index: cfg.index,
     sourcetype: cfg.sourcetype,
     source: cfg.source,
     host: cfg.host,
-    ca: readCaFile(cfg.ca_file, baseDir),
+    ca: cfg.ca !== undefined ? Buffer.from(cfg.ca, 'utf8') : readCaFile(cfg.ca_file, baseDir),
     useAck: cfg.use_ack,
     channel: cfg.channel,
     timeoutMs: cfg.timeout_ms,
