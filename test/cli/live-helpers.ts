@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { chmodSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tools.js';
 
@@ -188,4 +188,20 @@ export function procStatus(pid: number): Record<string, string> {
     if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
   }
   return out;
+}
+
+/** `n` short TCP connections on lo to `port` (a server that answers and closes): one flow event each. */
+export async function shortConnections(port: number, n = 1): Promise<void> {
+  const server = createServer((c) => c.end('hello\n'));
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  for (let i = 0; i < n; i++) {
+    await new Promise<void>((resolve, reject) => {
+      const c = createConnection(port, '127.0.0.1');
+      c.on('data', () => undefined);
+      c.on('end', () => c.end());
+      c.on('close', () => resolve());
+      c.on('error', reject);
+    });
+  }
+  await new Promise<void>((r) => server.close(() => r()));
 }

@@ -7,26 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, chmodSync, statSync, realpathSync } from 'node:fs';
 import { request } from 'node:http';
-import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { have } from '../helpers/tools.js';
-import { byDataset, cannotCapture, freePort, killAll, procStatus, readEventsStrict, run, sharedTempDir, sleep, startLive, MAIN_TS } from './live-helpers.js';
+import { byDataset, cannotCapture, freePort, killAll, procStatus, readEventsStrict, run, sharedTempDir, shortConnections, sleep, startLive, MAIN_TS } from './live-helpers.js';
 
 test.after(killAll);
 
-/** One short TCP connection on lo to `port` (a server that answers and closes). */
-async function oneConnection(port: number): Promise<void> {
-  const server = createServer((c) => c.end('hello\n'));
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-  await new Promise<void>((resolve, reject) => {
-    const c = createConnection(port, '127.0.0.1');
-    c.on('data', () => undefined);
-    c.on('end', () => c.end());
-    c.on('close', () => resolve());
-    c.on('error', reject);
-  });
-  await new Promise<void>((r) => server.close(() => r()));
-}
 
 function get(url: string): Promise<{ status: number; body: string; type: string }> {
   return new Promise((resolve, reject) => {
@@ -57,7 +43,7 @@ test('started as root: the capture is opened, then the process becomes nobody wi
     assert.ok(!st.Groups.split(/\s+/).includes('0'), `no root supplementary group: "${st.Groups}"`);
     assert.equal(st.CapEff, '0000000000000000', 'no effective capability');
     assert.equal(st.CapPrm, '0000000000000000', 'no permitted capability');
-    await oneConnection(port);
+    await shortConnections(port);
     await sleep(300);
     assert.equal(String(statSync(out).uid), nobody, 'the output file was created by the unprivileged user');
   } finally {
@@ -95,7 +81,7 @@ test('a non-root user with only CAP_NET_RAW (setcap on node) captures; nothing t
     assert.match(live.stderr(), /privileges: running as uid \d+, not root/);
     const st = procStatus(live.pid);
     assert.equal(st.CapEff, '0000000000002000', 'CAP_NET_RAW only');
-    await oneConnection(port);
+    await shortConnections(port);
     await sleep(300);
   } finally {
     const r = await live.stop('SIGTERM');
@@ -119,7 +105,7 @@ test('/metrics and /healthz', { timeout: 60_000 }, async (t) => {
   const live = await startLive(['-i', 'lo', '-o', join(dir, 'e.ndjson'), '--metrics', '127.0.0.1:0', '--stats-interval', '0', `tcp port ${port}`]);
   try {
     const base = (await live.waitFor(/metrics on (http:\/\/[^/]+)\/metrics/))[1];
-    await oneConnection(port);
+    await shortConnections(port);
     await sleep(1500); // a housekeeping second: stats polled, metrics published
     const m = await get(`${base}/metrics`);
     assert.equal(m.status, 200);

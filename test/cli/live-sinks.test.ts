@@ -14,7 +14,6 @@ import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createConnection, createServer } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { metricsSlots, sinkSlot, SINK_STATES } from '../../src/capture/live-shared.js';
@@ -23,27 +22,12 @@ import { outputConfig } from '../../src/output/sinks/config.js';
 import { EventWriter, describeSinks } from '../../src/output/writer.js';
 import { missingTools, tempDir } from '../helpers/tools.js';
 import { makePrivateCa, startEsServer, startHecServer } from '../output/sinks/http-siem-servers.js';
-import { byDataset, cannotCapture, freePort, killAll, readEventsStrict, run, sharedTempDir, sleep, startLive, type Ev } from './live-helpers.js';
+import { byDataset, cannotCapture, freePort, killAll, readEventsStrict, run, sharedTempDir, shortConnections, sleep, startLive, type Ev } from './live-helpers.js';
 
 test.after(killAll);
 
 const TOKEN = '6c2b5e0e-97e1-4f4b-9a2a-3f0d1c5e7b11';
 
-/** Short TCP connections on lo to `port` (a server that answers and closes): one flow event each. */
-async function connections(port: number, n: number): Promise<void> {
-  const server = createServer((c) => c.end('hello\n'));
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-  for (let i = 0; i < n; i++) {
-    await new Promise<void>((resolve, reject) => {
-      const c = createConnection(port, '127.0.0.1');
-      c.on('data', () => undefined);
-      c.on('end', () => c.end());
-      c.on('close', () => resolve());
-      c.on('error', reject);
-    });
-  }
-  await new Promise<void>((r) => server.close(() => r()));
-}
 
 function get(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -229,7 +213,7 @@ describe('live capture with a HEC sink', () => {
       ]);
       assert.match(live.stderr(), /dropped privileges to nobody/);
       const base = (await live.waitFor(/metrics on (http:\/\/[^/]+)\/metrics/))[1];
-      await connections(port, N);
+      await shortConnections(port, N);
       await until(`${N} flow events at HEC`, () => hec.envelopes.length >= N);
       // Once nothing is pending, what the sink counts delivered is what HEC took.
       let text = '';
@@ -294,7 +278,7 @@ describe('live capture with a HEC sink', () => {
     try {
       live = await startLive(['-i', 'lo', '-c', cfg, '-o', out, '--user', 'nobody', '--stats-interval', '1', '--metrics', '127.0.0.1:0', '--sink-drain-timeout', '1', `tcp port ${port}`]);
       const base = (await live.waitFor(/metrics on (http:\/\/[^/]+)\/metrics/))[1];
-      await connections(port, 12);
+      await shortConnections(port, 12);
       let text = '';
       await until('dropped > 0 on /metrics', async () => {
         text = await get(`${base}/metrics`);
