@@ -291,10 +291,12 @@ export class Sensor {
     if (tlsSeen && this.x509 !== null) {
       const x509 = this.x509;
       const id = tls.client.certificates.length + tls.server.certificates.length > 0 ? flowId(f) : '';
-      const client = tls.client.certificates.length > 0 ? x509.summaries(tls.client.certificates, f.firstTs, id, this.writer, 'client') : null;
-      const server = tls.server.certificates.length > 0 ? x509.summaries(tls.server.certificates, f.firstTs, id, this.writer, 'server') : null;
+      // Certificates are seen, and judged, at the time of the packet that carried them.
+      const cAt = tls.client.certificatesMicros ?? f.firstTs, sAt = tls.server.certificatesMicros ?? f.firstTs;
+      const client = tls.client.certificates.length > 0 ? x509.summaries(tls.client.certificates, cAt, id, this.writer, 'client') : null;
+      const server = tls.server.certificates.length > 0 ? x509.summaries(tls.server.certificates, sAt, id, this.writer, 'server') : null;
       extras = { tls, leaf: server?.[0] ?? null, clientChainSha1: client?.map((c) => c.sha1) };
-      verdict = x509.verdict(tls, server, f.firstTs);
+      verdict = x509.verdict(tls, server, sAt);
     }
     const qid = this.enricher !== null ? f.externalId : null;
     const outcome = qid !== null ? this.enricher!.outcome(qid) : undefined;

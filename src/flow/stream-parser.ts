@@ -44,4 +44,6 @@ export type StreamParserFactory = (flow: FlowFacts) => StreamParser | null;
 export interface FlowFacts {
   readonly clientPort: number;
   readonly serverPort: number;
+  /** Capture time (µs) of the flow's newest packet: the packet whose bytes are being delivered. */
+  readonly lastTs: number;
 }

@@ -32,6 +32,12 @@ export interface TlsSideFacts {
   sslv2Records: number;
   /** Certificate DER from the side's Certificate message (TLS 1.0–1.2 and SSLv2; TLS 1.3 encrypts them). */
   certificates: Buffer[];
+  /**
+   * Capture time (µs) of the packet that completed that Certificate message: the
+   * time the chain is judged at (Zeek's network_time). Null without one, or
+   * for a parser fed without a flow.
+   */
+  certificatesMicros: number | null;
   /** Zeek's view: the side switched to encrypted records (change_cipher_spec, or TLS 1.3 application_data). */
   encrypted: boolean;
 }
@@ -128,6 +134,7 @@ export function newSideFacts(certificates: Buffer[] = []): TlsSideFacts {
     heartbeatRecords: 0,
     sslv2Records: 0,
     certificates,
+    certificatesMicros: null,
     encrypted: false,
   };
 }

@@ -31,5 +31,5 @@ export { cipherSuiteName } from './cipher-names.js';
  */
 export function createTlsParserFactory(counters: AnomalyCounters, options: TlsParserOptions = {}): StreamParserFactory {
   const resolved = resolveOptions(options);
-  return (_flow: FlowFacts) => new TlsParser(counters, resolved);
+  return (flow: FlowFacts) => new TlsParser(counters, resolved, flow);
 }

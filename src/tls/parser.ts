@@ -13,7 +13,7 @@
  * record.ts, handshake.ts, client-hello.ts, server-hello.ts, certificate.ts
  * and prefix.ts; fingerprints in fingerprints.ts.
  */
-import type { Direction, StreamParser } from '../flow/stream-parser.js';
+import type { Direction, FlowFacts, StreamParser } from '../flow/stream-parser.js';
 import { anomalyName, defineAnomaly, type AnomalyCounters } from '../shared/anomalies.js';
 import { A } from './anomalies.js';
 import { parseCertificateList } from './certificate.js';
@@ -304,6 +304,8 @@ export class TlsParser implements StreamParser {
   constructor(
     private readonly counters: AnomalyCounters,
     options: TlsParserOptions | ResolvedOptions = {},
+    /** The flow served, for the capture time of certificates (none: no times). */
+    private readonly flow: FlowFacts | null = null,
   ) {
     this.opts = 'ja4s' in options ? (options as ResolvedOptions) : resolveOptions(options as TlsParserOptions);
     this.facts = this.f;
@@ -975,6 +977,7 @@ export class TlsParser implements StreamParser {
     }
     if (sh.sslv2Certificate !== null && this.dirFacts[dir].certificates.length === 0) {
       this.dirFacts[dir].certificates = [sh.sslv2Certificate];
+      this.dirFacts[dir].certificatesMicros = this.flow !== null ? this.flow.lastTs : null;
     }
   }
 
@@ -1107,6 +1110,7 @@ export class TlsParser implements StreamParser {
         const r = parseCertificateList(buf, start, end, owned, this.opts.maxCertificates, this.opts.memo);
         this.issues(r.issues);
         sf.certificates = r.certificates;
+        sf.certificatesMicros = this.flow !== null ? this.flow.lastTs : null;
         return;
       }
       case HS_CLIENT_KEY_EXCHANGE:

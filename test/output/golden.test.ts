@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runRead } from '../../src/cli/pipeline.js';
 import type { FlowEvent } from '../../src/output/schema.js';
@@ -46,5 +47,35 @@ for (const name of captures) {
       assert.equal(e.source.packets, s.clientPackets, `stream ${s.stream} client packets`);
       assert.equal(e.destination.packets, s.serverPackets, `stream ${s.stream} server packets`);
     }
+  });
+}
+
+const isX509 = (e: FlowEvent) => (e.event.dataset as string) === 'tlsentry.x509';
+const withCertificates = captures.filter((n) => {
+  const p = join('pcaps', `${n}.expected.ndjson`);
+  return existsSync(p) && readEvents(p).some(isX509);
+});
+
+test('golden captures with certificate events', () => {
+  assert.ok(withCertificates.length >= 4, withCertificates.join(', '));
+});
+
+for (const name of withCertificates) {
+  const expectedPath = join('pcaps', `${name}.expected.ndjson`);
+  test(`golden: ${name} certificate events are stamped with the Certificate message's packet time (tshark)`, (t) => {
+    const missing = missingTools('tshark');
+    if (missing) return t.skip(missing);
+    const x509 = readEvents(expectedPath).filter(isX509);
+    const out = execFileSync('tshark', ['-n', '-r', join('pcaps', name), '-Y', 'tls.handshake.type == 11', '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8' });
+    const frames = new Set(
+      out
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => {
+          const [sec, frac = ''] = l.trim().split('.');
+          return Number(sec) * 1e6 + Number((frac + '000000').slice(0, 6));
+        }),
+    );
+    for (const e of x509) assert.ok(frames.has(isoToMicros(e['@timestamp'])), `${e['@timestamp']} is the time of a Certificate frame (${[...frames].join(', ')})`);
   });
 }

@@ -436,8 +436,8 @@ describe('options, counters and the factory', () => {
 
   it('the factory gives each flow its own parser', () => {
     const make = createTlsParserFactory(new AnomalyCounters());
-    const a = make({ clientPort: 50000, serverPort: 8443 });
-    const b = make({ clientPort: 50001, serverPort: 25 });
+    const a = make({ clientPort: 50000, serverPort: 8443, lastTs: 0 });
+    const b = make({ clientPort: 50001, serverPort: 25, lastTs: 0 });
     assert.ok(a instanceof TlsParser && b instanceof TlsParser && a !== b);
   });
 });
