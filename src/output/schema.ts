@@ -28,8 +28,9 @@ import { hostname } from 'node:os';
 export type SchemaVersion = '1';
 export const SCHEMA_VERSION: SchemaVersion = '1';
 
-/** The ECS version the events follow (the writer's `ECS_VERSION`, written first on every line). */
-export type EcsVersion = '8.11.0';
+export const ECS_VERSION = '8.11.0';
+/** The ECS version the events follow (written first on every line by the writer). */
+export type EcsVersion = typeof ECS_VERSION;
 
 /** What the writer puts before each event's own fields. */
 export interface EcsHeader {

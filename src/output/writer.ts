@@ -11,12 +11,12 @@ import { FileSink } from './sinks/file.js';
 import { createSinks, SinkSet } from './sinks/index.js';
 import type { Sink, SinkCounters } from './sinks/types.js';
 import { FlowEventJson, JsonLine } from './flow-json.js';
-import { buildFlowEvent, type FlowExtras } from './schema.js';
+import { buildFlowEvent, ECS_VERSION, type FlowExtras } from './schema.js';
 
 export { BufferedFileSink } from './sinks/file.js';
 
-/** ECS version the events follow; written on every line. */
-export const ECS_VERSION = '8.11.0';
+/** ECS version the events follow (defined with the schema); written first on every line. */
+export { ECS_VERSION };
 
 export interface EventWriterOptions {
   /** Add to existing files (a long-running sensor) instead of truncating them. */
