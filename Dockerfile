@@ -19,8 +19,12 @@ COPY package.json package-lock.json ./
 # are not built in this stage (the deps stage builds them).
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json ./
+COPY scripts/build-bundle.mjs scripts/bundle-launcher.cjs ./scripts/
 COPY src ./src
-# Only src/ is in the context (.dockerignore), so only dist/src/ is emitted.
+# The bundle's training run (which fills its V8 code cache) reads the golden captures.
+COPY pcaps ./pcaps
+# No test/ or bench/ in the context (.dockerignore), so tsc emits only dist/src/; then
+# esbuild's bundle, the shipped CLI, goes to dist/bundle/ (scripts/build-bundle.mjs).
 RUN npm run build
 
 # ---- deps: production dependencies only ---------------------------------------
@@ -61,7 +65,9 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+# The bundle and its code cache (made by the build stage's node:20, used if this Node is the same).
+COPY --from=build /app/dist/bundle ./dist/bundle
 COPY pcaps ./pcaps
 USER tlsentry
-ENTRYPOINT ["/usr/local/bin/node-capture", "dist/src/cli/main.js"]
+ENTRYPOINT ["/usr/local/bin/node-capture", "dist/bundle/cli/main.cjs"]
 CMD ["read", "pcaps"]

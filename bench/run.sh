@@ -35,7 +35,7 @@ bash bench/gen-captures.sh "${gen_args[@]}" || { log "error: could not prepare t
 cmd_for() {
   local f=$2
   case $1 in
-    tlsentry)   [ -f dist/src/cli/main.js ] && echo "node dist/src/cli/main.js read $f -o $out/events.ndjson" ;;
+    tlsentry)   [ -f dist/bundle/cli/main.cjs ] && echo "node dist/bundle/cli/main.cjs read $f -o $out/events.ndjson" ;;
     tshark)     command -v tshark >/dev/null && echo "tshark -q -n -r $f -z conv,tcp" ;;
     ndpiReader) command -v ndpiReader >/dev/null && echo "ndpiReader -i $f -q" ;;
     tcpdump)    command -v tcpdump >/dev/null && echo "tcpdump -n -r $f -w /dev/null" ;;
@@ -115,7 +115,7 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
     [ -s "$cache/$cap.meta" ] && echo "- $cap: $(sed -n 's/^connections=//p' "$cache/$cap.meta") TCP connections, $(sed -n 's/^out_of_order=//p' "$cache/$cap.meta") out-of-order segments, generated $(sed -n 's/^generated=//p' "$cache/$cap.meta") in $(sed -n 's/^gen_seconds=//p' "$cache/$cap.meta") s"
   done
   echo
-  echo "Commands: \`node dist/src/cli/main.js read FILE -o EVENTS\`, \`tshark -q -n -r FILE -z conv,tcp\`,"
+  echo "Commands: \`node dist/bundle/cli/main.cjs read FILE -o EVENTS\`, \`tshark -q -n -r FILE -z conv,tcp\`,"
   echo "\`ndpiReader -i FILE -q\`, \`tcpdump -n -r FILE -w /dev/null\` (libpcap read floor), \`cat FILE\` (page-cache read)."
   echo
   echo "| capture | tool | packets | MB | seconds | Mpkt/s | MB/s | peak RSS MB | output |"

@@ -246,7 +246,7 @@ export class Sensor {
   private interimExtras(f: Flow): FlowExtras {
     const tls = f.parser instanceof TlsParser ? f.parser.facts : null;
     if (tls === null || !tls.detected || this.x509 === null || tls.server.certificates.length === 0) return { tls };
-    const server = this.x509.summaries(tls.server.certificates, f.firstTs, flowId(f), this.writer, 'server');
+    const server = this.x509.summaries(tls.server.certificates, f.firstTs, f, this.writer, 'server');
     return { tls, leaf: server[0] ?? null };
   }
 
@@ -286,16 +286,17 @@ export class Sensor {
     const tls = f.parser instanceof TlsParser ? f.parser.facts : null;
     const tlsSeen = tls !== null && tls.detected;
     if (tlsSeen) this.tlsFlows++;
-    let extras: FlowExtras = { tls };
+    // One extras object per flow, of one shape; `complete` puts the verdict in it.
+    const extras: FlowExtras = { tls, verdict: null, leaf: null, clientChainSha1: undefined };
     let verdict: ChainVerdict | Promise<ChainVerdict> | null = null;
     if (tlsSeen && this.x509 !== null) {
       const x509 = this.x509;
-      const id = tls.client.certificates.length + tls.server.certificates.length > 0 ? flowId(f) : '';
       // Certificates are seen, and judged, at the time of the packet that carried them.
       const cAt = tls.client.certificatesMicros ?? f.firstTs, sAt = tls.server.certificatesMicros ?? f.firstTs;
-      const client = tls.client.certificates.length > 0 ? x509.summaries(tls.client.certificates, cAt, id, this.writer, 'client') : null;
-      const server = tls.server.certificates.length > 0 ? x509.summaries(tls.server.certificates, sAt, id, this.writer, 'server') : null;
-      extras = { tls, leaf: server?.[0] ?? null, clientChainSha1: client?.map((c) => c.sha1) };
+      const client = tls.client.certificates.length > 0 ? x509.summaries(tls.client.certificates, cAt, f, this.writer, 'client') : null;
+      const server = tls.server.certificates.length > 0 ? x509.summaries(tls.server.certificates, sAt, f, this.writer, 'server') : null;
+      if (server !== null && server.length > 0) extras.leaf = server[0];
+      if (client !== null) extras.clientChainSha1 = client.map(sha1Of);
       verdict = x509.verdict(tls, server, sAt);
     }
     const qid = this.enricher !== null ? f.externalId : null;
@@ -312,20 +313,22 @@ export class Sensor {
     void p.finally(() => this.pending.delete(p));
   }
 
-  /** Write the flow's event and, when detection is on, judge it. */
+  /** Write the flow's event and, when detection is on, judge it. `extras` is the flow's own (the verdict is put in it). */
   private complete(f: Flow, extras: FlowExtras, verdict: ChainVerdict | null, qid: string | null, outcome: Outcome | undefined): void {
-    if (verdict !== null) this.countVerdict(verdict);
-    const withVerdict = verdict !== null ? { ...extras, verdict } : extras;
-    let enrichment: Outcome = { status: 'disabled', result: null };
+    if (verdict !== null) {
+      this.countVerdict(verdict);
+      extras.verdict = verdict;
+    }
+    let enrichment: Outcome | null = null;
     if (qid !== null) {
       enrichment = outcome ?? { status: 'timeout', result: null };
       this.enricher!.forget(qid);
       this.enrichStatuses[enrichment.status] = (this.enrichStatuses[enrichment.status] ?? 0) + 1;
-      const ev = buildFlowEvent(f, withVerdict);
+      const ev = buildFlowEvent(f, extras);
       addEnrichment(ev, enrichment.status, enrichment.result);
       this.writer.write(ev);
     } else {
-      this.writer.writeFlow(f, withVerdict);
+      this.writer.writeFlow(f, extras);
     }
     if (this.detector === null) return;
     const alert = this.detector.observe({
@@ -345,7 +348,7 @@ export class Sensor {
       },
       tls: extras.tls && extras.tls.detected ? extras.tls : null,
       verdict,
-      enrichment,
+      enrichment: enrichment ?? { status: 'disabled', result: null },
     });
     if (alert !== null) this.writeAlert(alert);
   }
@@ -390,16 +393,21 @@ class CertificateStage {
     return this.judgeInstance;
   }
 
-  /** `side`: who presented the chain (the x509 event puts a new certificate under `tls.server` or `tls.client`). */
-  summaries(ders: Buffer[], seenMicros: number, flow: string, writer: EventWriter, side: 'server' | 'client'): CertificateSummary[] {
-    return ders.map((der) => {
-      const { summary, firstSeen } = this.certs.get(der);
+  /**
+   * `side`: who presented the chain (the x509 event puts a new certificate under `tls.server` or `tls.client`).
+   * `flow`'s id is made only for a certificate seen for the first time.
+   */
+  summaries(ders: Buffer[], seenMicros: number, flow: Flow, writer: EventWriter, side: 'server' | 'client'): CertificateSummary[] {
+    const out: CertificateSummary[] = new Array(ders.length);
+    for (let i = 0; i < ders.length; i++) {
+      const { summary, firstSeen } = this.certs.get(ders[i]);
       if (firstSeen) {
         this.distinct++;
-        writer.write(buildX509Event(summary, seenMicros, flow, side));
+        writer.write(buildX509Event(summary, seenMicros, flowId(flow), side));
       }
-      return summary;
-    });
+      out[i] = summary;
+    }
+    return out;
   }
 
   /** The server chain's verdict: at once when cached, else a promise. */
@@ -412,6 +420,10 @@ class CertificateStage {
     const judge = this.judge;
     return judge.lookup(chain, ctx) ?? judge.judge(chain, ctx);
   }
+}
+
+function sha1Of(c: CertificateSummary): string {
+  return c.sha1;
 }
 
 class ProgressBar {

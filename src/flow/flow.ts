@@ -46,8 +46,16 @@ export class Flow {
   /** The id under which a later stage asked about this flow (the endpoint API), if any. */
   externalId: string | null = null;
 
-  /** Zeek-style history: letters in order of first occurrence. */
-  history = '';
+  /**
+   * Zeek-style history, letters in order of first occurrence (`history`),
+   * kept as letter codes (indexes into HISTORY_TEXT, 5 bits each): the first
+   * six in `hist0`, the next six in `hist1`, any further ones as text in
+   * `histTail`. No string is made per letter; the flow event writes the codes.
+   */
+  hist0 = 0;
+  hist1 = 0;
+  histLen = 0;
+  histTail = '';
   private historyMask = 0;
 
   // table links (owned by FlowTable)
@@ -83,9 +91,11 @@ export class Flow {
     this.toServer.dir = 0;
     this.toClient.dir = 1;
     // History letters were recorded with the old roles: swap their case.
-    let h = '';
-    for (const ch of this.history) h += ch === '^' ? ch : ch === ch.toUpperCase() ? ch.toLowerCase() : ch.toUpperCase();
-    this.history = h;
+    const codes: number[] = [];
+    for (let i = 0; i < this.histLen; i++) codes.push(swapCase(this.historyCode(i)));
+    this.hist0 = this.hist1 = this.histLen = 0;
+    this.histTail = '';
+    for (const c of codes) this.pushHistory(c);
     this.historyMask = ((this.historyMask & 0xffff) << 16) | (this.historyMask >>> 16);
     this.addHistory(0, HIST_FLIPPED);
   }
@@ -98,16 +108,35 @@ export class Flow {
     const bit = 1 << (letter + (dir === 0 ? 0 : 16));
     if ((this.historyMask & bit) !== 0) return;
     this.historyMask |= bit;
-    const ch = HISTORY_LETTERS[letter];
-    this.history += letter === HIST_FLIPPED ? ch : dir === 0 ? ch.toUpperCase() : ch;
+    this.pushHistory(letter === HIST_FLIPPED || dir !== 0 ? letter : letter + UPPER);
   }
 
   /** Zeek logs t, g, w at the 1st, 10th, 100th … occurrence. */
   addRepeat(dir: number, letter: number, count: number): void {
     if (count === 1 || count === 10 || count === 100 || count === 1000 || count === 10000 || count === 100000) {
-      const ch = HISTORY_LETTERS[letter];
-      this.history += dir === 0 ? ch.toUpperCase() : ch;
+      this.pushHistory(dir === 0 ? letter + UPPER : letter);
     }
+  }
+
+  private pushHistory(code: number): void {
+    const n = this.histLen++;
+    if (n < 6) this.hist0 |= code << (5 * n);
+    else if (n < 12) this.hist1 |= code << (5 * (n - 6));
+    else this.histTail += HISTORY_TEXT[code];
+  }
+
+  /** The code of history letter `i` (below `histLen`): an index into HISTORY_TEXT / HISTORY_BYTES. */
+  historyCode(i: number): number {
+    if (i < 6) return (this.hist0 >>> (5 * i)) & 31;
+    if (i < 12) return (this.hist1 >>> (5 * (i - 6))) & 31;
+    return HISTORY_TEXT.indexOf(this.histTail[i - 12]);
+  }
+
+  /** Zeek-style history: letters in order of first occurrence (upper case for the originator). */
+  get history(): string {
+    let h = '';
+    for (let i = 0; i < this.histLen && i < 12; i++) h += HISTORY_TEXT[this.historyCode(i)];
+    return h + this.histTail;
   }
 
   get clientPort(): number {
@@ -141,4 +170,12 @@ export const HIST_RETRANS = 6;
 export const HIST_GAP = 7;
 export const HIST_ZEROWIN = 8;
 export const HIST_FLIPPED = 9;
-const HISTORY_LETTERS = ['s', 'h', 'a', 'd', 'f', 'r', 't', 'g', 'w', '^'];
+/** History letters by code: the letter indexes above in lower case, then (from UPPER) in upper case. */
+export const HISTORY_TEXT = 'shadfrtgw^SHADFRTGW';
+/** HISTORY_TEXT as ASCII codes (the flow event writes these). */
+export const HISTORY_BYTES: Uint8Array = Uint8Array.from(HISTORY_TEXT, (c) => c.charCodeAt(0));
+const UPPER = 10;
+
+function swapCase(code: number): number {
+  return code === HIST_FLIPPED ? code : code < UPPER ? code + UPPER : code - UPPER;
+}

@@ -29,6 +29,7 @@
  * added to `buildFlowEvent` must be added here too: the test says where.
  */
 import { addressText, type Flow } from '../flow/index.js';
+import { HISTORY_BYTES } from '../flow/flow.js';
 import { flowCommunityId } from '../flow/community-id.js';
 import { flowIdCodes } from '../flow/flow-id.js';
 import { cipherSuiteName, ecsVersion, type TlsSessionFacts, type TlsSideFacts } from '../tls/index.js';
@@ -397,7 +398,7 @@ export class FlowEventJson {
     out.bytes(L.missed);
     out.num(up.missed + down.missed);
     out.bytes(L.history);
-    out.str(f.history);
+    flowHistory(f, out);
     out.bytes(L.pcr);
     out.num(f.pcr());
     out.bytes(L.flowDuration);
@@ -597,6 +598,22 @@ export class FlowEventJson {
     }
     return b;
   }
+}
+
+/** `f.history` as a JSON string, from the flow's letter codes (letters need no escaping). */
+function flowHistory(f: Flow, out: JsonLine): void {
+  const n = f.histLen;
+  if (n > 12) {
+    out.str(f.history);
+    return;
+  }
+  out.ensure(n + 2);
+  const buf = out.buf;
+  let p = out.pos;
+  buf[p++] = 0x22;
+  for (let i = 0; i < n; i++) buf[p++] = HISTORY_BYTES[f.historyCode(i)];
+  buf[p++] = 0x22;
+  out.pos = p;
 }
 
 function recordCounts(side: TlsSideFacts, out: JsonLine): void {

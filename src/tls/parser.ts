@@ -35,7 +35,7 @@ import {
   SSLV2,
   versionName,
 } from './constants.js';
-import { makeSessionFacts, type TlsSessionFacts, type TlsSideFacts } from './facts.js';
+import { makeSessionFacts, type TlsAlert, type TlsSessionFacts, type TlsSideFacts } from './facts.js';
 import { HelloMemo } from './hello-memo.js';
 import { HandshakeAssembler, pushWholeMessages, type HandshakeSink } from './handshake.js';
 import {
@@ -209,6 +209,15 @@ function historyLetter(type: number): string {
   }
 }
 
+/** Upper-case one-letter strings by the lower-case letter's code. */
+const UPPER_LETTERS: readonly string[] = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c).toUpperCase());
+
+/** `letter.toUpperCase()` for the history's one-letter strings, without a new string each time. */
+function upperLetter(letter: string): string {
+  const c = letter.charCodeAt(0);
+  return letter.length === 1 && c < 128 ? UPPER_LETTERS[c] : letter.toUpperCase();
+}
+
 /** One direction's parsing state (an object literal: V8 can allocate these, which live as long as the flow, straight in the old generation). */
 interface Side {
   mode: number;
@@ -276,7 +285,7 @@ function newSide(): Side {
  * One TLS session over one TCP flow. `facts` is updated as bytes arrive;
  * call `finish()` when the flow ends so that a hello cut short is reported.
  */
-export class TlsParser implements StreamParser {
+export class TlsParser implements StreamParser, HandshakeSink {
   /** What the flow showed, for reading (after `finish()`); the parser alone writes it. */
   readonly facts: Readonly<TlsSessionFacts>;
   private readonly f: TlsSessionFacts = sessionFacts();
@@ -285,7 +294,8 @@ export class TlsParser implements StreamParser {
   private readonly sides: [Side, Side] = [newSide(), newSide()];
   /** Side facts by flow direction (facts.client/server point at them by role). */
   private readonly dirFacts: [TlsSideFacts, TlsSideFacts];
-  private readonly sinks: [HandshakeSink, HandshakeSink];
+  /** The direction whose handshake bytes are being fed (the parser is its own HandshakeSink: no object per direction). */
+  private hsDir: Direction = 0;
   private readonly hdr: RecordHeader = RECORD_HEADER;
   private finished = false;
 
@@ -310,7 +320,6 @@ export class TlsParser implements StreamParser {
     this.opts = 'ja4s' in options ? (options as ResolvedOptions) : resolveOptions(options as TlsParserOptions);
     this.facts = this.f;
     this.dirFacts = [this.f.client, this.f.server];
-    this.sinks = [new DirSink(this, 0), new DirSink(this, 1)];
   }
 
   // --- StreamParser ----------------------------------------------------------
@@ -690,13 +699,13 @@ export class TlsParser implements StreamParser {
    * never has one keeps no assembler at all).
    */
   private handshakeBytes(dir: Direction, s: Side, buf: Buffer, p: number, end: number): void {
-    const sink = this.sinks[dir];
+    this.hsDir = dir;
     if (s.hs === null) {
-      p = pushWholeMessages(buf, p, end, sink);
+      p = pushWholeMessages(buf, p, end, this);
       if (p === end) return;
       s.hs = new HandshakeAssembler(this.opts.maxHandshakeMessage);
     }
-    s.hs.push(buf, p, end, sink);
+    s.hs.push(buf, p, end, this);
   }
 
   private noteMidstream(): void {
@@ -886,7 +895,7 @@ export class TlsParser implements StreamParser {
       this.f.lastAlert = { direction: dir, fromClient, level, description, name: alertName(description) };
       this.history(dir, 'l');
     } else {
-      this.f.lastAlert = { direction: dir, fromClient, level: -1, description: -1, name: 'encrypted' };
+      this.f.lastAlert = ENCRYPTED_ALERTS[dir * 2 + (fromClient ? 1 : 0)];
     }
   }
 
@@ -1061,7 +1070,12 @@ export class TlsParser implements StreamParser {
 
   // --- handshake messages ----------------------------------------------------
 
-  /** @internal (DirSink) */
+  /** @internal HandshakeSink: one whole message of the direction being fed (`hsDir`). */
+  onMessage(type: number, buf: Buffer, start: number, end: number, owned: boolean): void {
+    this.onHandshake(this.hsDir, type, buf, start, end, owned);
+  }
+
+  /** @internal */
   onHandshake(dir: Direction, type: number, buf: Buffer, start: number, end: number, owned: boolean): void {
     const f = this.f;
     switch (type) {
@@ -1232,10 +1246,10 @@ export class TlsParser implements StreamParser {
   private history(dir: Direction, letter: string, fromClient = dir === this.f.clientDirection): void {
     const f = this.f;
     if (f.history.length >= MAX_HISTORY) return;
-    f.history += fromClient ? letter.toUpperCase() : letter;
+    f.history += fromClient ? upperLetter(letter) : letter;
   }
 
-  /** @internal (DirSink) */
+  /** @internal (also HandshakeSink's) */
   anomaly(id: number): void {
     this.counters.inc(id);
     let list = this.f.anomalies;
@@ -1280,21 +1294,10 @@ function sessionFacts(): TlsSessionFacts {
   return makeSessionFacts(NO_ANOMALIES, NO_NAMES, NO_CERTIFICATES, NO_CERTIFICATES);
 }
 
-/** The assembler's sink for one direction (an object, not two closures per parser). */
-class DirSink implements HandshakeSink {
-  constructor(
-    private readonly parser: TlsParser,
-    private readonly dir: Direction,
-  ) {}
-
-  onMessage(type: number, buf: Buffer, start: number, end: number, owned: boolean): void {
-    this.parser.onHandshake(this.dir, type, buf, start, end, owned);
-  }
-
-  anomaly(id: number): void {
-    this.parser.anomaly(id);
-  }
-}
+/** An encrypted alert by direction and sender (shared, frozen: one of four, not an object per alert). */
+const ENCRYPTED_ALERTS: readonly TlsAlert[] = [0, 1].flatMap((direction) =>
+  [false, true].map((fromClient) => Object.freeze({ direction: direction as Direction, fromClient, level: -1, description: -1, name: 'encrypted' })),
+);
 
 function allZero(b: Buffer): boolean {
   for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;

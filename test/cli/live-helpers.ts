@@ -12,6 +12,11 @@ import { tempDir } from '../helpers/tools.js';
 
 const REPO = process.cwd();
 export const MAIN_TS = join(REPO, 'src/cli/main.ts');
+/**
+ * How `startLive` runs tlsentry: from source under tsx, or the built CLI named by
+ * TLSENTRY_TEST_MAIN (e.g. dist/bundle/cli/main.cjs, the shipped bundle).
+ */
+const MAIN_ARGS = process.env.TLSENTRY_TEST_MAIN ? [process.env.TLSENTRY_TEST_MAIN] : ['--import', 'tsx', MAIN_TS];
 
 /** A reason to skip when live capture is impossible here (not root). */
 export function cannotCapture(): string | null {
@@ -76,7 +81,7 @@ export function killAll(): void {
  */
 export async function startLive(args: string[], opts: { prefix?: string[]; spawn?: SpawnOptions; node?: string } = {}): Promise<LiveProcess> {
   const node = opts.node ?? process.execPath;
-  const cmd = [...(opts.prefix ?? []), node, '--import', 'tsx', MAIN_TS, 'live', ...args];
+  const cmd = [...(opts.prefix ?? []), node, ...MAIN_ARGS, 'live', ...args];
   const proc = track(spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO, ...opts.spawn }));
   let err = '';
   const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
