@@ -228,7 +228,12 @@ function readAvasDer(b: Uint8Array, start: number, end: number): Ava[][] | null 
   return rdns;
 }
 
-function derTlv(b: Uint8Array, p: number, end: number): { tag: number; content: number; end: number } | null {
+/**
+ * A DER TLV at `p`: its tag, where its content starts and where it ends; null
+ * for high tag numbers, indefinite or over-long lengths and overruns (shapes a
+ * certificate's skeleton never has).
+ */
+export function derTlv(b: Uint8Array, p: number, end: number): { tag: number; content: number; end: number } | null {
   if (end - p < 2) return null;
   const tag = b[p];
   if ((tag & 0x1f) === 0x1f) return null;

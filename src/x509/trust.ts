@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { TlsentryError } from '../shared/errors.js';
 import { parseCertificate, type ParsedCertificate } from './certificate.js';
-import { canonFromDer } from './names.js';
+import { canonFromDer, derTlv } from './names.js';
 import { ANCHOR_KINDS, type AnchorInfo, type AnchorKind } from './types.js';
 
 /** A certificate held by a TrustStore. Internal to src/x509. */
@@ -335,23 +335,6 @@ function remove<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 
 const OID_SKID = [0x06, 0x03, 0x55, 0x1d, 0x0e]; // 2.5.29.14
 
-/** A DER TLV at `p`: [tag, content start, content end], or null (indefinite or long lengths, overruns). */
-function tlv(b: Uint8Array, p: number, end: number): [number, number, number] | null {
-  if (end - p < 2) return null;
-  const tag = b[p];
-  if ((tag & 0x1f) === 0x1f) return null; // high tag numbers: not in a certificate's skeleton
-  let len = b[p + 1];
-  let q = p + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 3 || end - q < n) return null;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + b[q + i];
-    q += n;
-  }
-  if (end - q < len) return null;
-  return [tag, q, q + len];
-}
 
 /**
  * The keys a certificate is filed under in a TrustStore — OpenSSL's canonical
@@ -360,16 +343,16 @@ function tlv(b: Uint8Array, p: number, end: number): [number, number, number] | 
  * the DER. Null when anything is unusual: the caller then parses in full.
  */
 export function indexKeys(der: Uint8Array): { subjectCanon: string; skid: string | null } | null {
-  const cert = tlv(der, 0, der.length);
-  if (cert === null || cert[0] !== 0x30 || cert[2] !== der.length) return null;
-  const tbs = tlv(der, cert[1], cert[2]);
-  if (tbs === null || tbs[0] !== 0x30) return null;
+  const cert = derTlv(der, 0, der.length);
+  if (cert === null || cert.tag !== 0x30 || cert.end !== der.length) return null;
+  const tbs = derTlv(der, cert.content, cert.end);
+  if (tbs === null || tbs.tag !== 0x30) return null;
   const fields: [number, number, number][] = [];
-  for (let p = tbs[1]; p < tbs[2]; ) {
-    const f = tlv(der, p, tbs[2]);
+  for (let p = tbs.content; p < tbs.end; ) {
+    const f = derTlv(der, p, tbs.end);
     if (f === null) return null;
-    fields.push([f[0], p, f[2]]);
-    p = f[2];
+    fields.push([f.tag, p, f.end]);
+    p = f.end;
   }
   // [0] version, serial, signature, issuer, validity, subject, spki, [1], [2], [3] extensions
   const at = fields.length > 0 && fields[0][0] === 0xa0 ? 1 : 0;
@@ -381,27 +364,27 @@ export function indexKeys(der: Uint8Array): { subjectCanon: string; skid: string
     const [tag, start, stop] = fields[i];
     if (tag === 0xa1 || tag === 0xa2 || tag === 0x81 || tag === 0x82) continue;
     if (tag !== 0xa3) return null;
-    const wrap = tlv(der, start, stop);
-    const list = wrap === null ? null : tlv(der, wrap[1], wrap[2]);
-    if (list === null || list[0] !== 0x30 || list[2] !== wrap![2]) return null;
-    for (let p = list[1]; p < list[2]; ) {
-      const ext = tlv(der, p, list[2]);
-      if (ext === null || ext[0] !== 0x30) return null;
-      p = ext[2];
-      const id = tlv(der, ext[1], ext[2]);
-      if (id === null || id[0] !== 0x06) return null;
-      let q = id[2];
-      if (q < ext[2] && der[q] === 0x01) {
-        const crit = tlv(der, q, ext[2]);
+    const wrap = derTlv(der, start, stop);
+    const list = wrap === null ? null : derTlv(der, wrap.content, wrap.end);
+    if (list === null || list.tag !== 0x30 || list.end !== wrap!.end) return null;
+    for (let p = list.content; p < list.end; ) {
+      const ext = derTlv(der, p, list.end);
+      if (ext === null || ext.tag !== 0x30) return null;
+      p = ext.end;
+      const id = derTlv(der, ext.content, ext.end);
+      if (id === null || id.tag !== 0x06) return null;
+      let q = id.end;
+      if (q < ext.end && der[q] === 0x01) {
+        const crit = derTlv(der, q, ext.end);
         if (crit === null) return null;
-        q = crit[2];
+        q = crit.end;
       }
-      const value = tlv(der, q, ext[2]);
-      if (value === null || value[0] !== 0x04 || value[2] !== ext[2]) return null;
-      if (id[2] - ext[1] !== OID_SKID.length || !OID_SKID.every((v, k) => der[ext[1] + k] === v)) continue;
-      const inner = tlv(der, value[1], value[2]);
-      if (inner === null || inner[0] !== 0x04 || inner[2] !== value[2]) return null;
-      skid = Buffer.from(der.buffer, der.byteOffset + inner[1], inner[2] - inner[1]).toString('hex');
+      const value = derTlv(der, q, ext.end);
+      if (value === null || value.tag !== 0x04 || value.end !== ext.end) return null;
+      if (id.end - ext.content !== OID_SKID.length || !OID_SKID.every((v, k) => der[ext.content + k] === v)) continue;
+      const inner = derTlv(der, value.content, value.end);
+      if (inner === null || inner.tag !== 0x04 || inner.end !== value.end) return null;
+      skid = Buffer.from(der.buffer, der.byteOffset + inner.content, inner.end - inner.content).toString('hex');
     }
   }
   const subjectCanon = canonFromDer(der, subject[1], subject[2]);
