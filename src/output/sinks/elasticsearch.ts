@@ -114,32 +114,29 @@ export type ElasticsearchSpec = ElasticsearchConfig & {
 };
 
 /**
- * Read `api_key_file`, `password_file` and `ca_file` now (at configuration
- * time, before `live` drops privileges: they may be readable by root only)
- * into the spec.
+ * Read `api_key_file`, `password_file` and `ca_file` into the spec, each only
+ * if not read yet: at configuration time, before `live` drops privileges (they
+ * may be readable by root only), or at the latest when the transport is made.
  */
-export function elasticsearchSecrets(cfg: ElasticsearchConfig, baseDir: string): ElasticsearchSpec {
+export function elasticsearchSecrets(cfg: ElasticsearchSpec, baseDir: string): ElasticsearchSpec {
   const out: ElasticsearchSpec = { ...cfg };
-  if (cfg.api_key_file !== undefined) out.api_key = readSecretFile(cfg.api_key_file, baseDir, 'api_key_file');
-  if (cfg.password_file !== undefined) out.password = readSecretFile(cfg.password_file, baseDir, 'password_file');
-  const ca = readCaFile(cfg.ca_file, baseDir);
+  if (out.api_key === undefined && cfg.api_key_file !== undefined) out.api_key = readSecretFile(cfg.api_key_file, baseDir, 'api_key_file');
+  if (out.password === undefined && cfg.password_file !== undefined) out.password = readSecretFile(cfg.password_file, baseDir, 'password_file');
+  const ca = out.ca === undefined ? readCaFile(cfg.ca_file, baseDir) : undefined;
   if (ca !== undefined) out.ca = ca.toString('utf8');
   return out;
 }
 
-/**
- * The transport described by a validated config entry: secrets and CA read by
- * `elasticsearchSecrets` when present, else from their files now (relative
- * paths are relative to `baseDir`).
- */
+/** The transport described by a validated config entry (relative paths are relative to `baseDir`). */
 export function elasticsearchFromConfig(cfg: ElasticsearchSpec, baseDir: string): ElasticsearchTransport {
+  const s = elasticsearchSecrets(cfg, baseDir);
   return new ElasticsearchTransport({
-    url: cfg.url,
-    index: cfg.index,
-    apiKey: cfg.api_key ?? (cfg.api_key_file !== undefined ? readSecretFile(cfg.api_key_file, baseDir, 'api_key_file') : undefined),
-    username: cfg.username,
-    password: cfg.password ?? (cfg.password_file !== undefined ? readSecretFile(cfg.password_file, baseDir, 'password_file') : undefined),
-    ca: cfg.ca !== undefined ? Buffer.from(cfg.ca, 'utf8') : readCaFile(cfg.ca_file, baseDir),
+    url: s.url,
+    index: s.index,
+    apiKey: s.api_key,
+    username: s.username,
+    password: s.password,
+    ca: s.ca !== undefined ? Buffer.from(s.ca, 'utf8') : undefined,
     timeoutMs: cfg.timeout_ms,
     pipeline: cfg.pipeline,
     maxBatchBytes: cfg.max_batch_bytes,

@@ -116,30 +116,29 @@ export type SplunkHecSpec = SplunkHecConfig & {
 };
 
 /**
- * Read `token_file` and `ca_file` now (at configuration time, before `live`
- * drops privileges: the token file may be readable by root only) into the spec.
+ * Read `token_file` and `ca_file` into the spec, each only if not read yet: at
+ * configuration time, before `live` drops privileges (the token file may be
+ * readable by root only), or at the latest when the transport is made.
  */
-export function splunkHecSecrets(cfg: SplunkHecConfig, baseDir: string): SplunkHecSpec {
-  const out: SplunkHecSpec = { ...cfg, token: readSecretFile(cfg.token_file, baseDir, 'token_file') };
-  const ca = readCaFile(cfg.ca_file, baseDir);
+export function splunkHecSecrets(cfg: SplunkHecSpec, baseDir: string): SplunkHecSpec & { token: string } {
+  const token = cfg.token ?? readSecretFile(cfg.token_file, baseDir, 'token_file');
+  const out = { ...cfg, token };
+  const ca = out.ca === undefined ? readCaFile(cfg.ca_file, baseDir) : undefined;
   if (ca !== undefined) out.ca = ca.toString('utf8');
   return out;
 }
 
-/**
- * The transport described by a validated config entry: the token and CA read
- * by `splunkHecSecrets` when present, else from their files now (relative
- * paths are relative to `baseDir`).
- */
-export function splunkHecFromConfig(cfg: SplunkHecSpec, baseDir: string): SplunkHecTransport {
+/** The transport described by a validated config entry (relative paths are relative to `baseDir`). */
+export function splunkHecFromConfig(spec: SplunkHecSpec, baseDir: string): SplunkHecTransport {
+  const cfg = splunkHecSecrets(spec, baseDir);
   return new SplunkHecTransport({
     url: cfg.url,
-    token: cfg.token ?? readSecretFile(cfg.token_file, baseDir, 'token_file'),
+    token: cfg.token,
     index: cfg.index,
     sourcetype: cfg.sourcetype,
     source: cfg.source,
     host: cfg.host,
-    ca: cfg.ca !== undefined ? Buffer.from(cfg.ca, 'utf8') : readCaFile(cfg.ca_file, baseDir),
+    ca: cfg.ca !== undefined ? Buffer.from(cfg.ca, 'utf8') : undefined,
     useAck: cfg.use_ack,
     channel: cfg.channel,
     timeoutMs: cfg.timeout_ms,
