@@ -550,54 +550,58 @@ export class FlowEventJson {
   }
 
   private cipherNames(suites: readonly number[]): Buffer {
-    let b = this.ciphers.get(suites);
-    if (b === undefined) {
-      b = utf8(q(suites.map((c) => cipherSuiteName(c) ?? `0x${c.toString(16).padStart(4, '0')}`)));
-      // Only lists that cannot change (the TLS stage's shared, frozen ones) are kept.
-      if (Object.isFrozen(suites)) this.ciphers.set(suites, b);
-    }
-    return b;
+    return byIdentity(this.ciphers, suites, cipherNamesJson);
   }
 
   private stringList(list: readonly string[]): Buffer {
-    if (list.length === 0) return L.emptyList;
-    let b = this.stringLists.get(list);
-    if (b === undefined) {
-      b = utf8(q(list));
-      if (Object.isFrozen(list)) this.stringLists.set(list, b);
-    }
-    return b;
+    return list.length === 0 ? L.emptyList : byIdentity(this.stringLists, list, q);
   }
 
-  /** `tls.server.hash` … `not_after` of the leaf (without braces); summaries are frozen and cached. */
+  /** `tls.server.hash` … `not_after` of the leaf (without braces). */
   private leafBytes(leaf: CertificateSummary): Buffer {
-    let b = this.leaves.get(leaf);
-    if (b === undefined) {
-      let j =
-        '"hash":{"sha1":' + q(leaf.sha1.toUpperCase()) + ',"sha256":' + q(leaf.sha256.toUpperCase()) + '},"subject":' + q(leaf.subject) +
-        ',"issuer":' + q(leaf.issuer);
-      if (leaf.not_before !== null) j += ',"not_before":' + q(leaf.not_before);
-      if (leaf.not_after !== null) j += ',"not_after":' + q(leaf.not_after);
-      b = utf8(j);
-      if (Object.isFrozen(leaf)) this.leaves.set(leaf, b);
-    }
-    return b;
+    return byIdentity(this.leaves, leaf, leafJson);
   }
 
-  /** `tlsentry.x509` without `client_chain_sha1` and the closing brace; verdicts are cached and frozen. */
+  /** `tlsentry.x509` without `client_chain_sha1` and the closing brace. */
   private verdictBytes(v: ChainVerdict): Buffer {
-    let b = this.verdicts.get(v);
-    if (b === undefined) {
-      let j =
-        '{"validation_status":' + q(v.validation_status) + ',"anomalies":' + q(v.anomalies) + ',"chain_sha1":' + q(v.chain_sha1) +
-        ',"completed_from_cache":' + v.completed_from_cache;
-      if (v.anchor) j += ',"anchor":' + q({ kind: v.anchor.kind, subject: v.anchor.subject, sha256: v.anchor.sha256 });
-      if (v.sni_matches_cert !== null && v.sni_matches_cert !== undefined) j += ',"sni_matches_cert":' + v.sni_matches_cert;
-      b = utf8(j);
-      if (Object.isFrozen(v)) this.verdicts.set(v, b);
-    }
-    return b;
+    return byIdentity(this.verdicts, v, verdictJson);
   }
+}
+
+/**
+ * The UTF-8 of `json(key)`, kept per object while the object cannot change:
+ * the TLS and x509 stages share frozen lists, summaries and verdicts between
+ * flows, so each is serialised once.
+ */
+function byIdentity<K extends object>(cache: WeakMap<K, Buffer>, key: K, json: (k: K) => string): Buffer {
+  let b = cache.get(key);
+  if (b === undefined) {
+    b = utf8(json(key));
+    if (Object.isFrozen(key)) cache.set(key, b);
+  }
+  return b;
+}
+
+function cipherNamesJson(suites: readonly number[]): string {
+  return q(suites.map((c) => cipherSuiteName(c) ?? `0x${c.toString(16).padStart(4, '0')}`));
+}
+
+function leafJson(leaf: CertificateSummary): string {
+  let j =
+    '"hash":{"sha1":' + q(leaf.sha1.toUpperCase()) + ',"sha256":' + q(leaf.sha256.toUpperCase()) + '},"subject":' + q(leaf.subject) +
+    ',"issuer":' + q(leaf.issuer);
+  if (leaf.not_before !== null) j += ',"not_before":' + q(leaf.not_before);
+  if (leaf.not_after !== null) j += ',"not_after":' + q(leaf.not_after);
+  return j;
+}
+
+function verdictJson(v: ChainVerdict): string {
+  let j =
+    '{"validation_status":' + q(v.validation_status) + ',"anomalies":' + q(v.anomalies) + ',"chain_sha1":' + q(v.chain_sha1) +
+    ',"completed_from_cache":' + v.completed_from_cache;
+  if (v.anchor) j += ',"anchor":' + q({ kind: v.anchor.kind, subject: v.anchor.subject, sha256: v.anchor.sha256 });
+  if (v.sni_matches_cert !== null && v.sni_matches_cert !== undefined) j += ',"sni_matches_cert":' + v.sni_matches_cert;
+  return j;
 }
 
 /** `f.history` as a JSON string, from the flow's letter codes (letters need no escaping). */
