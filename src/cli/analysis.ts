@@ -118,16 +118,7 @@ export function sensorOptionsFromFlags(f: SensorFlags): Pick<ReadOptions, 'maxFl
 }
 
 /** Endpoint and detection settings shared by `read` (and `live`). */
-export function analysisFromFlags(o: {
-  endpoint?: string;
-  endpointTokenFile?: string;
-  endpointCa?: string;
-  endpointTimeout?: number;
-  config?: string;
-  baseline?: string;
-  detect?: boolean;
-  learn?: boolean;
-}): {
+export function analysisFromFlags(o: Pick<SensorFlags, 'endpoint' | 'endpointTokenFile' | 'endpointCa' | 'endpointTimeout' | 'config' | 'baseline' | 'detect' | 'learn'>): {
   endpoint: EnricherOptions | null;
   detect: { config: DetectConfig; baseline?: string; learn?: boolean } | null;
   /** Trust bundles from the configuration file (`x509.ca_bundles`), before any --ca-bundle. */
