@@ -78,9 +78,7 @@ export class PcapngReader extends BaseReader {
         }
         this.skip -= avail;
         this.pos = this.end;
-        if (!this.eof) return NEXT_NEED_DATA;
-        this.counters.inc(A_PCAPNG_TRUNCATED_BLOCK);
-        return this.finish();
+        return this.cutShort();
       }
       if (avail < 12) {
         if (!this.eof) return NEXT_NEED_DATA;
@@ -114,15 +112,8 @@ export class PcapngReader extends BaseReader {
           this.skip = len;
           continue;
         }
-        if (avail < len) {
-          if (!this.eof) return NEXT_NEED_DATA;
-          this.counters.inc(A_PCAPNG_TRUNCATED_BLOCK);
-          return this.finish();
-        }
-        if ((le ? u32le(b, p + len - 4) : u32be(b, p + len - 4)) !== len) {
-          this.counters.inc(A_PCAPNG_LENGTH_MISMATCH);
-          return this.finish();
-        }
+        if (avail < len) return this.cutShort();
+        if (this.badTrailer(b, p, len, le)) return this.finish();
         this.pos = p + len;
         if (type === BT_SPB ? this.simplePacket(b, p, len, pkt) : this.packet(type, b, p, len, pkt)) return NEXT_PACKET;
         continue;
@@ -132,11 +123,7 @@ export class PcapngReader extends BaseReader {
         const fixed = type === BT_SHB ? SHB_FIXED : IDB_FIXED;
         if (len > MAX_BLOCK) {
           // Only the fixed fields are read; the options are skipped unbuffered.
-          if (avail < fixed) {
-            if (!this.eof) return NEXT_NEED_DATA;
-            this.counters.inc(A_PCAPNG_TRUNCATED_BLOCK);
-            return this.finish();
-          }
+          if (avail < fixed) return this.cutShort();
           this.counters.inc(A_PCAPNG_OVERSIZED_BLOCK);
           if (type === BT_SHB) this.sectionHeader(b, p, le);
           else this.interfaceDescription(b, p, fixed + 4, le);
@@ -144,15 +131,8 @@ export class PcapngReader extends BaseReader {
           this.skip = len - fixed;
           continue;
         }
-        if (avail < len) {
-          if (!this.eof) return NEXT_NEED_DATA;
-          this.counters.inc(A_PCAPNG_TRUNCATED_BLOCK);
-          return this.finish();
-        }
-        if ((le ? u32le(b, p + len - 4) : u32be(b, p + len - 4)) !== len) {
-          this.counters.inc(A_PCAPNG_LENGTH_MISMATCH);
-          return this.finish();
-        }
+        if (avail < len) return this.cutShort();
+        if (this.badTrailer(b, p, len, le)) return this.finish();
         if (type === BT_SHB) this.sectionHeader(b, p, le);
         else this.interfaceDescription(b, p, len, le);
         this.pos = p + len;
@@ -162,6 +142,20 @@ export class PcapngReader extends BaseReader {
       // Every other block (NRB, ISB, DSB, custom, unknown): skipped without buffering.
       this.skip = len;
     }
+  }
+
+  /** A block not wholly buffered: wait for more input, or at its end count the block cut short and stop. */
+  private cutShort(): NextResult {
+    if (!this.eof) return NEXT_NEED_DATA;
+    this.counters.inc(A_PCAPNG_TRUNCATED_BLOCK);
+    return this.finish();
+  }
+
+  /** The block's trailing copy of its length disagrees (counted): the file is damaged from here on. */
+  private badTrailer(b: Buffer, p: number, len: number, le: boolean): boolean {
+    if ((le ? u32le(b, p + len - 4) : u32be(b, p + len - 4)) === len) return false;
+    this.counters.inc(A_PCAPNG_LENGTH_MISMATCH);
+    return true;
   }
 
   private sectionHeader(b: Buffer, p: number, le: boolean): void {
