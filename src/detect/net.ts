@@ -53,7 +53,3 @@ export class AddressSet {
     return f !== null && this.list.check(ip, f);
   }
 }
-
-export function isIpText(s: string): boolean {
-  return family(s) !== null;
-}

@@ -419,10 +419,3 @@ export class Spool {
     this.writeFd = this.readFd = -1;
   }
 }
-
-/** Bytes the spool's files take now (for tests and `du`-like messages). */
-export function spoolDiskBytes(dir: string): number {
-  let n = 0;
-  for (const name of readdirSync(dir)) if (SEG_RE.test(name)) n += statSync(join(dir, name)).size;
-  return n;
-}
