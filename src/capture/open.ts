@@ -19,6 +19,12 @@ export interface OpenOptions {
   chunkSize?: number;
   /** Value the reader stores in `PacketRecord.input` (default 0). */
   input?: number;
+  /**
+   * Read a regular file's next chunk on the thread pool while this one is parsed
+   * (one more buffer of the chunk size). Default: on unless `chunkSize` is given
+   * (the merge of many files keeps one small buffer per file).
+   */
+  readAhead?: boolean;
 }
 
 const GZIP_MAGIC = 0x1f8b;
@@ -178,8 +184,9 @@ async function startReader(
   }
   const magic = buf.readUInt32BE(0);
   const input = options.input ?? 0;
-  if (isPcapMagic(magic)) return new PcapReader(name, src, buf, end, eof, counters, input, chunk);
-  if (magic === PCAPNG_MAGIC) return new PcapngReader(name, src, buf, end, eof, counters, input, chunk);
+  const ahead = options.readAhead ?? options.chunkSize === undefined;
+  if (isPcapMagic(magic)) return new PcapReader(name, src, buf, end, eof, counters, input, chunk, ahead);
+  if (magic === PCAPNG_MAGIC) return new PcapngReader(name, src, buf, end, eof, counters, input, chunk, ahead);
   src.close();
   throw new TlsentryError('ERR_CAPTURE_FORMAT', `${name}: not a pcap or pcapng capture (magic ${describeMagic(buf)})`);
 }
@@ -218,8 +225,8 @@ export async function forEachPacket(
       return;
     } else {
       await reader.fill();
-      // A regular file is read synchronously, so awaiting fill() alone would
-      // never let I/O callbacks run: yield once per chunk so output writes,
+      // A regular file may be read synchronously, and then awaiting fill() alone
+      // would never let I/O callbacks run: yield once per chunk so output writes,
       // async verdicts and timers make progress and memory stays bounded.
       await yieldToEventLoop();
     }

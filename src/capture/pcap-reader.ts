@@ -58,8 +58,9 @@ export class PcapReader extends BaseReader {
     counters: AnomalyCounters,
     input: number,
     chunkSize: number,
+    readAhead = false,
   ) {
-    super(name, src, buf, end, eof, counters, input, chunkSize);
+    super(name, src, buf, end, eof, counters, input, chunkSize, readAhead);
     const m = u32be(buf, 0);
     this.littleEndian = m === PCAP_MAGIC_US_LE || m === PCAP_MAGIC_NS_LE;
     this.nanosecond = m === PCAP_MAGIC_NS_BE || m === PCAP_MAGIC_NS_LE;

@@ -3,7 +3,7 @@
  * `fs.readSync` (no stream machinery, no intermediate Buffers), or a Node
  * Readable (standard input, a gunzip stream) drained chunk by chunk.
  */
-import { closeSync, readSync } from 'node:fs';
+import { closeSync, read, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { TlsentryError } from '../shared/errors.js';
 
@@ -20,10 +20,17 @@ export interface ByteSource {
   close(): void;
 }
 
-/** A regular file, read with positional `readSync` into the caller's buffer. */
+/**
+ * A regular file, read with positional `readSync` into the caller's buffer,
+ * or with `readAhead` on libuv's thread pool while the caller parses the
+ * previous chunk (one read in flight at most).
+ */
 export class FileSource implements ByteSource {
   bytesRead = 0;
   private fd: number;
+  /** A `readAhead` is in flight: closing waits for it (the fd number could be reused under it). */
+  private reading = false;
+  private closeWanted = false;
 
   constructor(
     fd: number,
@@ -34,21 +41,46 @@ export class FileSource implements ByteSource {
   }
 
   read(buf: Buffer, off: number, len: number): number {
-    if (this.fd < 0 || len <= 0) return 0;
+    if (this.fd < 0 || this.closeWanted || len <= 0) return 0;
     let n: number;
     try {
       n = readSync(this.fd, buf, off, len, this.bytesRead);
     } catch (err) {
       this.close();
-      throw new TlsentryError('ERR_CAPTURE_READ', `cannot read ${this.name}: ${(err as Error).message}`, { cause: err });
+      throw this.readError(err);
     }
     this.bytesRead += n;
     if (n === 0) this.close();
     return n;
   }
 
+  /** The next `len` bytes into `buf[off..)`, read on the thread pool; resolves to the count (0: end of file). */
+  readAhead(buf: Buffer, off: number, len: number): Promise<number> {
+    if (this.fd < 0 || this.closeWanted || len <= 0 || this.reading) return Promise.resolve(0);
+    this.reading = true;
+    return new Promise((resolve, reject) => {
+      read(this.fd, buf, off, len, this.bytesRead, (err, n) => {
+        this.reading = false;
+        if (this.closeWanted) this.close();
+        if (err) {
+          this.close();
+          reject(this.readError(err));
+          return;
+        }
+        this.bytesRead += n;
+        if (n === 0) this.close();
+        resolve(n);
+      });
+    });
+  }
+
+  private readError(err: unknown): TlsentryError {
+    return new TlsentryError('ERR_CAPTURE_READ', `cannot read ${this.name}: ${(err as Error).message}`, { cause: err });
+  }
+
   close(): void {
-    if (this.fd >= 0) {
+    this.closeWanted = true;
+    if (this.fd >= 0 && !this.reading) {
       try {
         closeSync(this.fd);
       } catch {

@@ -59,6 +59,8 @@ export interface ReadOptions {
   parserFactory?: StreamParserFactory | null;
   /** Append to the output file instead of truncating it (live capture). */
   appendOutput?: boolean;
+  /** Output files are written in the background while packets are read (`runRead` turns it on). */
+  writeBehind?: boolean;
   /** Ask an endpoint agent which process opened each flow (issue 5). */
   endpoint?: EnricherOptions | null;
   /** AN0759 detection (issue 6): configuration, baseline store, learn mode. */
@@ -109,7 +111,7 @@ export async function runRead(opts: ReadOptions): Promise<RunSummary> {
   const detector =
     opts.detector ??
     (detect ? await (await import('../detect/index.js')).Detector.open(detect.config, { baseline: detect.baseline, learn: detect.learn, counters }) : null);
-  const sensor = new Sensor({ ...opts, detector }, counters);
+  const sensor = new Sensor({ writeBehind: true, ...opts, detector }, counters);
   const pkt = new PacketRecord();
   const progress = opts.progress && reader.totalBytes > 64 * 1024 * 1024 ? new ProgressBar(reader.totalBytes) : null;
   let n = 0;
@@ -162,7 +164,7 @@ export class Sensor {
 
   constructor(opts: Omit<ReadOptions, 'inputs'>, counters: AnomalyCounters) {
     this.counters = counters;
-    this.writer = new EventWriter(opts.sinks ?? opts.output, { append: opts.appendOutput === true, counters });
+    this.writer = new EventWriter(opts.sinks ?? opts.output, { append: opts.appendOutput === true, writeBehind: opts.writeBehind === true, counters });
     this.output = this.writer.target;
     this.decoder = new Decoder(counters);
     const parserFactory =

@@ -27,7 +27,7 @@ export interface FlowTableOptions {
   idleTimeoutSec?: number;
   /** Seconds a closed flow lingers for trailing ACKs and retransmissions. */
   closedLingerSec?: number;
-  /** Interval (seconds) for interim events of long flows; 0 = none. */
+  /** Reassembly limits (out-of-order bytes held, depth), shared by this table's flows. */
   budget?: ReassemblyBudget;
   parserFactory?: StreamParserFactory | null;
   /** Called once per new flow, after its orientation is decided (enrichment asks early). */

@@ -21,6 +21,8 @@ export { ECS_VERSION };
 export interface EventWriterOptions {
   /** Add to existing files (a long-running sensor) instead of truncating them. */
   append?: boolean;
+  /** Files write full buffers in the background; `close()` waits for them (offline reads). */
+  writeBehind?: boolean;
   /** Spool anomalies (torn or corrupt records, events dropped at the disk limit) are counted here. */
   counters?: AnomalyCounters;
   /** Sink messages (delivery failing / resumed); default standard error. */
@@ -66,7 +68,7 @@ export class EventWriter {
     const cfg = typeof target === 'string' ? singleOutput(target) : target;
     this.target = describeSinks(cfg);
     this.drainTimeoutMs = cfg.drainTimeoutSec * 1000;
-    const sinks = createSinks(cfg, { append: options.append, counters: options.counters, log: options.log });
+    const sinks = createSinks(cfg, { append: options.append, writeBehind: options.writeBehind, counters: options.counters, log: options.log });
     const hidden: Sink[] = [];
     const tap = process.env.TLSENTRY_EVENT_TAP;
     if (tap) {

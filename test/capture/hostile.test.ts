@@ -94,6 +94,9 @@ describe('hostile input', () => {
       }
     }
     const { data, boundaries } = smallPcap(true, false);
+    await everyTruncation(data, boundaries, 'pcap file chunk 3, read ahead', 4, (cut) =>
+      openCapture(tmp.write('cut.pcap', cut), currentCounters, { chunkSize: 3, readAhead: true }),
+    );
     await everyTruncation(data, boundaries, 'pcap stream chunk 3', 4, (cut) =>
       openCaptureStream(Readable.from([cut.subarray(0, 1), cut.subarray(1)]), 'cut', currentCounters, { chunkSize: 3 }),
     );
@@ -101,9 +104,9 @@ describe('hostile input', () => {
 
   it('survives truncation at every byte offset of a small multi-section pcapng', async () => {
     const { data, boundaries } = smallPcapng();
-    for (const chunkSize of [undefined, 5]) {
-      await everyTruncation(data, boundaries, `pcapng chunk ${chunkSize}`, 4, (cut) =>
-        openCapture(tmp.write('cut.pcapng', cut), currentCounters, { chunkSize }),
+    for (const [chunkSize, readAhead] of [[undefined, undefined], [5, false], [5, true]] as const) {
+      await everyTruncation(data, boundaries, `pcapng chunk ${chunkSize} readAhead ${readAhead}`, 4, (cut) =>
+        openCapture(tmp.write('cut.pcapng', cut), currentCounters, { chunkSize, readAhead }),
       );
     }
   });

@@ -60,10 +60,15 @@ describe('classic pcap', () => {
     const ref = await drain(await openCapture(path, counters()));
     assert.equal(ref.length, 50);
     for (const chunkSize of [1, 2, 3, 7, 16, 17, 100, 1513, 4096]) {
-      const c = counters();
-      const got = await drain(await openCapture(path, c, { chunkSize }));
-      assert.deepEqual(got, ref, `chunkSize ${chunkSize}`);
-      assert.equal(c.total(), 0);
+      // readAhead: the next chunk is read on the thread pool into a second buffer, swapped in by fill().
+      for (const readAhead of [false, true]) {
+        const c = counters();
+        const reader = await openCapture(path, c, { chunkSize, readAhead });
+        const got = await drain(reader);
+        assert.deepEqual(got, ref, `chunkSize ${chunkSize} readAhead ${readAhead}`);
+        assert.equal(c.total(), 0);
+        assert.equal(reader.bytesRead, statSync(path).size);
+      }
     }
   });
 

@@ -26,6 +26,8 @@ const require = createRequire(import.meta.url);
 export interface CreateSinksOptions {
   /** Append to existing files (live capture) instead of truncating them. */
   append?: boolean;
+  /** Files write full buffers in the background (`FileSinkOptions.writeBehind`). */
+  writeBehind?: boolean;
   counters?: AnomalyCounters;
   log?: (line: string) => void;
 }
@@ -61,7 +63,7 @@ export function createSinks(cfg: OutputConfig, o: CreateSinksOptions = {}): Sink
   try {
     for (const spec of cfg.sinks) {
       let sink: Sink;
-      if (spec.type === 'file') sink = new FileSink(spec.name, spec.path, { append: o.append, rotate: spec.rotate });
+      if (spec.type === 'file') sink = new FileSink(spec.name, spec.path, { append: o.append, rotate: spec.rotate, writeBehind: o.writeBehind });
       else if (spec.type === 'stdout') sink = new FileSink(spec.name, '-');
       else {
         sink = new DeliveryQueue({

@@ -1,19 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BufferedFileSink, FileSink } from '../../../src/output/sinks/file.js';
 import { outputConfig, parseSinkArg } from '../../../src/output/sinks/config.js';
 import { tempDir } from '../../helpers/tools.js';
 import { rec } from './helpers.js';
 
-test('size rotation: no file passes max_bytes, no line is split, names carry the opening time', () => {
-  const dir = tempDir();
-  const path = join(dir, 'events.ndjson');
-  const s = new FileSink('file', path, { rotate: { maxBytes: 4096 }, bufferBytes: 1500, now: () => Date.UTC(2025, 5, 1, 12, 0, 0) });
+/** `n` records, every `padEvery`-th padded by `pad` bytes, alternately as records and as encoded lines; returns the lines. */
+function writeMixed(s: FileSink, n: number, padEvery: number, pad: number): string[] {
   const want: string[] = [];
-  for (let i = 0; i < 300; i++) {
-    const r = rec(i, i % 11 === 0 ? 200 : 0);
+  for (let i = 0; i < n; i++) {
+    const r = rec(i, i % padEvery === 0 ? pad : 0);
     want.push(r.line.toString());
     if (i % 2 === 0) s.write(r);
     else {
@@ -21,25 +19,63 @@ test('size rotation: no file passes max_bytes, no line is split, names carry the
       s.writeBytes(b, b.length);
     }
   }
+  return want;
+}
+
+/** The lines of the rotated files (by their numbered names) and then of `events.ndjson`, each file checked against `maxBytes`. */
+function readRotated(dir: string, maxBytes: number): string[] {
+  const n = (f: string) => (f === 'events.ndjson' ? Infinity : Number(/Z(?:\.(\d+))?\.ndjson$/.exec(f)![1] ?? 0));
+  const got: string[] = [];
+  for (const f of readdirSync(dir).sort((a, b) => n(a) - n(b))) {
+    const p = join(dir, f);
+    assert.ok(statSync(p).size <= maxBytes, `${f} is ${statSync(p).size} bytes`);
+    const text = readFileSync(p, 'utf8');
+    assert.ok(text.endsWith('\n'));
+    got.push(...text.slice(0, -1).split('\n'));
+  }
+  return got;
+}
+
+test('size rotation: no file passes max_bytes, no line is split, names carry the opening time', () => {
+  const dir = tempDir();
+  const path = join(dir, 'events.ndjson');
+  const s = new FileSink('file', path, { rotate: { maxBytes: 4096 }, bufferBytes: 1500, now: () => Date.UTC(2025, 5, 1, 12, 0, 0) });
+  const want = writeMixed(s, 300, 11, 200);
   void s.close();
   const files = readdirSync(dir).sort();
   assert.ok(files.length > 4, files.join(' '));
   assert.ok(files.includes('events.ndjson'));
   assert.ok(files.includes('events.20250601T120000Z.ndjson'));
   assert.ok(files.includes('events.20250601T120000Z.1.ndjson'), 'same second: numbered');
-  const rotated = files.filter((f) => f !== 'events.ndjson').sort((a, b) => {
-    const n = (f: string) => Number(/Z(?:\.(\d+))?\.ndjson$/.exec(f)![1] ?? 0);
-    return n(a) - n(b);
-  });
-  const got: string[] = [];
-  for (const f of [...rotated, 'events.ndjson']) {
-    const p = join(dir, f);
-    assert.ok(statSync(p).size <= 4096, `${f} is ${statSync(p).size} bytes`);
-    const text = readFileSync(p, 'utf8');
-    assert.ok(text.endsWith('\n'));
-    got.push(...text.slice(0, -1).split('\n'));
+  assert.deepEqual(readRotated(dir, 4096), want);
+});
+
+test('write-behind: every line lands in order, rotation included, once close() settles', async () => {
+  for (const rotate of [undefined, { maxBytes: 64 * 1024 }]) {
+    const dir = tempDir();
+    const s = new FileSink('file', join(dir, 'events.ndjson'), { writeBehind: true, bufferBytes: 4096, rotate, now: () => Date.UTC(2025, 5, 1, 12, 0, 0) });
+    const want = writeMixed(s, 3000, 7, 900);
+    await s.close();
+    assert.ok(s.out.writesBehind > 10, `${s.out.writesBehind} buffers written behind`);
+    assert.equal(readdirSync(dir).length > 3, rotate !== undefined, readdirSync(dir).join(' '));
+    assert.deepEqual(readRotated(dir, rotate?.maxBytes ?? Infinity), want);
   }
-  assert.deepEqual(got, want);
+});
+
+test('write-behind: a background write error (ENOSPC on /dev/full) surfaces at the next write and from close()', async (t) => {
+  if (!existsSync('/dev/full')) return t.skip('/dev/full missing');
+  const s = new FileSink('file', '/dev/full', { writeBehind: true, bufferBytes: 1024 });
+  const line = Buffer.from('x'.repeat(200) + '\n');
+  for (let i = 0; i < 20; i++) s.writeBytes(line, line.length);
+  assert.ok(s.out.writesBehind >= 3, `${s.out.writesBehind} buffers behind`);
+  await new Promise((r) => setTimeout(r, 50)); // the thread pool answers
+  assert.throws(
+    () => {
+      for (let i = 0; i < 20; i++) s.writeBytes(line, line.length);
+    },
+    (err: NodeJS.ErrnoException) => err.code === 'ENOSPC',
+  );
+  await assert.rejects(s.close(), (err: NodeJS.ErrnoException) => err.code === 'ENOSPC');
 });
 
 test('time rotation is aligned to the clock; SIGHUP-style reopen and append mode still work', () => {
