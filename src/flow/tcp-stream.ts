@@ -62,6 +62,9 @@ interface HeldSegment {
   next: HeldSegment | null;
 }
 
+/** The empty list every stream starts with (an array per stream would be allocated for almost nothing). */
+const NO_ISNS: number[] = [];
+
 export class TcpStream {
   dir: Direction;
   packets = 0;
@@ -125,7 +128,10 @@ export class TcpStream {
       // restarted the handshake, as in TCP Fast Open fallbacks): remember it;
       // the peer's ACK or the first data segment tells which ISN is real.
       // Once data flowed, the first ISN stays (Zeek issue 3313).
-      if (this.noDataYet() && this.altIsns.length < 4 && !this.altIsns.includes(seq)) this.altIsns.push(seq);
+      if (this.noDataYet() && this.altIsns.length < 4 && !this.altIsns.includes(seq)) {
+        if (this.altIsns === NO_ISNS) this.altIsns = [];
+        this.altIsns.push(seq);
+      }
       return false;
     }
     this.synSeen = true;
@@ -140,7 +146,7 @@ export class TcpStream {
   }
 
   /** Other ISNs this side's SYN carried before data flowed. */
-  private altIsns: number[] = [];
+  private altIsns: number[] = NO_ISNS;
 
   private noDataYet(): boolean {
     return this.maxRel === 0 && this.held === null && this.offered === 0;
