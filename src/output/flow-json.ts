@@ -351,10 +351,12 @@ export class FlowEventJson {
   write(f: Flow, x: FlowExtras, out: JsonLine): void {
     const up = f.toServer, down = f.toClient;
     const durationMicros = f.lastTs - f.firstTs;
+    // flowIdCodes' scratch array stays valid until its next call: both copies of the id come from one call.
+    const id = flowIdCodes(f);
     out.bytes(L.timestamp);
     out.time(f.firstTs);
     out.bytes(L.eventHead);
-    out.bytes(flowIdCodes(f));
+    out.bytes(id);
     out.bytes(L.eventStart);
     out.time(f.firstTs);
     out.bytes(L.end);
@@ -390,7 +392,7 @@ export class FlowEventJson {
       out.byte(0x7d);
     }
     out.bytes(L.tlsentry);
-    out.bytes(flowIdCodes(f));
+    out.bytes(id);
     out.bytes(L.sourcePayload);
     out.num(up.maxRel);
     out.bytes(L.destinationPayload);
