@@ -301,8 +301,11 @@ export class BufferedFileSink {
 
   /** Flush and close; with write-behind the file is closed once `drained()` settles. */
   close(): void {
-    this.flushSync();
-    if (this.ownsFd) this.closeWhenIdle(this.fd);
+    try {
+      this.flushSync();
+    } finally {
+      if (this.ownsFd) this.closeWhenIdle(this.fd);
+    }
   }
 }
 
