@@ -34,8 +34,9 @@ export interface FileSinkOptions {
   /**
    * Write full buffers behind the caller's back (libuv's thread pool, positional
    * writes) instead of blocking on `writeSync`; `close()`'s promise settles when
-   * they are on disk. Offline reads turn it on; ignored for standard output and
-   * in append mode (an O_APPEND file writes where the kernel says, so writes must
+   * they are on disk. Offline reads turn it on; ignored for anything but a
+   * regular file opened without O_APPEND (standard output, pipes and devices
+   * cannot seek; an O_APPEND file writes where the kernel says, so writes must
    * stay in order).
    */
   writeBehind?: boolean;
@@ -85,6 +86,8 @@ export class BufferedFileSink {
   /** Buffers written behind the caller's back (`writeBehind`). */
   writesBehind = 0;
   private readonly writeBehind: boolean;
+  /** The target is a regular file opened without O_APPEND: writes go to explicit offsets (pipes and devices cannot seek). */
+  private positional = false;
   private readonly bufferBytes: number;
   /** Buffers handed to the thread pool, and their bytes. */
   private inFlight = 0;
@@ -123,8 +126,12 @@ export class BufferedFileSink {
     if (this.intervalMs > 0) this.rotateAtMs = (Math.floor(this.openedAtMs / this.intervalMs) + 1) * this.intervalMs;
     if (!append) {
       this.fileBytes = 0;
-      return openSync(this.target, 'w');
+      const fd = openSync(this.target, 'w');
+      // `-o /dev/stdout` or a FIFO: written in order, where the file descriptor is.
+      this.positional = fstatSync(fd).isFile();
+      return fd;
     }
+    this.positional = false;
     const fd = openSync(this.target, 'a');
     // A file cut short (the previous writer was killed mid-line) gets its line ended,
     // so the first new event does not join the broken one.
@@ -191,9 +198,9 @@ export class BufferedFileSink {
     let off = 0;
     while (off < this.used) {
       try {
-        // Positional (except standard output, which may be a pipe): write-behind
-        // buffers before this one may still be on their way to their own offsets.
-        off += this.ownsFd ? writeSync(this.fd, this.buf, off, this.used - off, this.append ? null : this.fileBytes + off) : writeSync(this.fd, this.buf, off, this.used - off);
+        // At its offset in a regular file: write-behind buffers before this one may
+        // still be on their way to theirs.
+        off += this.positional ? writeSync(this.fd, this.buf, off, this.used - off, this.fileBytes + off) : writeSync(this.fd, this.buf, off, this.used - off);
       } catch (err) {
         // A non-blocking stdout (a pipe) may say EAGAIN: try again.
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
@@ -206,7 +213,7 @@ export class BufferedFileSink {
 
   /** The buffer is full: write it behind (see `writeBehind`), or synchronously. */
   private flushFull(): void {
-    if (!this.writeBehind || this.inFlightBytes + this.used > MAX_WRITE_BEHIND || this.used === 0) {
+    if (!this.writeBehind || !this.positional || this.inFlightBytes + this.used > MAX_WRITE_BEHIND || this.used === 0) {
       this.flushSync();
       return;
     }

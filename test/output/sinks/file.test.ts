@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BufferedFileSink, FileSink } from '../../../src/output/sinks/file.js';
 import { outputConfig, parseSinkArg } from '../../../src/output/sinks/config.js';
@@ -62,20 +63,46 @@ test('write-behind: every line lands in order, rotation included, once close() s
   }
 });
 
-test('write-behind: a background write error (ENOSPC on /dev/full) surfaces at the next write and from close()', async (t) => {
-  if (!existsSync('/dev/full')) return t.skip('/dev/full missing');
-  const s = new FileSink('file', '/dev/full', { writeBehind: true, bufferBytes: 1024 });
-  const line = Buffer.from('x'.repeat(200) + '\n');
-  for (let i = 0; i < 20; i++) s.writeBytes(line, line.length);
-  assert.ok(s.out.writesBehind >= 3, `${s.out.writesBehind} buffers behind`);
-  await new Promise((r) => setTimeout(r, 50)); // the thread pool answers
-  assert.throws(
-    () => {
-      for (let i = 0; i < 20; i++) s.writeBytes(line, line.length);
-    },
-    (err: NodeJS.ErrnoException) => err.code === 'ENOSPC',
-  );
-  await assert.rejects(s.close(), (err: NodeJS.ErrnoException) => err.code === 'ENOSPC');
+test('write-behind asked for, but the target is a FIFO (`-o /dev/stdout` into a pipe): written in order, synchronously', async () => {
+  const dir = tempDir();
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const out = join(dir, 'got.ndjson');
+  const reader = spawn('sh', ['-c', `cat "${fifo}" > "${out}"`]);
+  const exited = new Promise<number | null>((r) => reader.on('exit', r));
+  const s = new FileSink('file', fifo, { writeBehind: true, bufferBytes: 2048 });
+  const want = writeMixed(s, 500, 9, 300);
+  await s.close();
+  assert.equal(await exited, 0);
+  assert.equal(s.out.writesBehind, 0);
+  assert.equal(readFileSync(out, 'utf8'), want.join('\n') + '\n');
+});
+
+test('write-behind: a background write error (ENOSPC on a full tmpfs) surfaces at a later write and from close()', async (t) => {
+  const dir = tempDir();
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    return t.skip('mounting a 64 KiB tmpfs needs root');
+  }
+  try {
+    const s = new FileSink('file', join(dir, 'events.ndjson'), { writeBehind: true, bufferBytes: 4096 });
+    const line = Buffer.from('x'.repeat(199) + '\n');
+    let thrown: NodeJS.ErrnoException | null = null;
+    for (let batch = 0; batch < 200 && thrown === null; batch++) {
+      try {
+        for (let i = 0; i < 20; i++) s.writeBytes(line, line.length);
+      } catch (err) {
+        thrown = err as NodeJS.ErrnoException;
+      }
+      await new Promise((r) => setTimeout(r, 2)); // the thread pool answers
+    }
+    assert.equal(thrown?.code, 'ENOSPC', 'a write after the failed background write throws its error');
+    assert.ok(s.out.writesBehind > 10, `${s.out.writesBehind} buffers behind`);
+    await assert.rejects(s.close(), (err: NodeJS.ErrnoException) => err.code === 'ENOSPC');
+  } finally {
+    execFileSync('umount', [dir]);
+  }
 });
 
 test('time rotation is aligned to the clock; SIGHUP-style reopen and append mode still work', () => {
