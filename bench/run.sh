@@ -7,6 +7,8 @@
 #   bash bench/run.sh                      # all captures, all tools, 3 runs each
 #   BENCH_RUNS=5 bash bench/run.sh
 #   BENCH_TOOLS="tlsentry tshark" BENCH_CAPTURES=tls-handshakes bash bench/run.sh
+#   BENCH_TOOLS="tlsentry tlsentry-no-x509 tlsentry-no-tls" BENCH_CAPTURES=tls-handshakes bash bench/run.sh
+#                                          # what certificates and TLS cost (not in the default set)
 #   BENCH_REGEN=1 bash bench/run.sh        # regenerate the captures first
 #
 # Each tool runs BENCH_RUNS times per capture; the row shows the median wall time
@@ -36,6 +38,8 @@ cmd_for() {
   local f=$2
   case $1 in
     tlsentry)   [ -f dist/bundle/cli/main.cjs ] && echo "node dist/bundle/cli/main.cjs read $f -o $out/events.ndjson" ;;
+    tlsentry-no-x509) [ -f dist/bundle/cli/main.cjs ] && echo "node dist/bundle/cli/main.cjs read $f -o $out/events.ndjson --no-x509" ;;
+    tlsentry-no-tls)  [ -f dist/bundle/cli/main.cjs ] && echo "node dist/bundle/cli/main.cjs read $f -o $out/events.ndjson --no-tls" ;;
     tshark)     command -v tshark >/dev/null && echo "tshark -q -n -r $f -z conv,tcp" ;;
     ndpiReader) command -v ndpiReader >/dev/null && echo "ndpiReader -i $f -q" ;;
     tcpdump)    command -v tcpdump >/dev/null && echo "tcpdump -n -r $f -w /dev/null" ;;
@@ -45,7 +49,7 @@ cmd_for() {
 # output_note TOOL FILE: what the tool produced, as a sanity check on the timing.
 output_note() {
   case $1 in
-    tlsentry)   echo "$(wc -l <"$out/events.ndjson" 2>/dev/null || echo 0) events" ;;
+    tlsentry*)  echo "$(wc -l <"$out/events.ndjson" 2>/dev/null || echo 0) events" ;;
     tshark)     echo "$(grep -c '<->' "$out/stdout" || true) conversations" ;;
     # -q prints nothing; one more (untimed) run without it reports the flow count.
     ndpiReader) echo "$(ndpiReader -i "$2" 2>/dev/null | awk '/Unique flows:/ {print $3}') flows" ;;
@@ -70,7 +74,7 @@ for cap in "${captures[@]}"; do
   for tool in "${tools[@]}"; do
     cmd=$(cmd_for "$tool" "$f")
     if [ -z "$cmd" ]; then
-      note="not available"; [ "$tool" = tlsentry ] && note="not built (npm run build)"
+      note="not available"; [[ "$tool" = tlsentry* ]] && note="not built (npm run build)"
       rows+=("$(row "$cap" "$tool" "$packets" "$bytes" "" "" "$note")")
       log "$cap / $tool: $note"; continue
     fi
