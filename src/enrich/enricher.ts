@@ -22,7 +22,7 @@ import type { AnomalyCounters } from '../shared/anomalies.js';
 import type { AttributionQuery, AttributionResult, EnrichmentStatus } from '../shared/endpoint-api.js';
 import { TlsentryError } from '../shared/errors.js';
 import { EA } from './anomalies.js';
-import { PostClient, type PostOutcome } from './http.js';
+import { HttpPostClient, type HttpResult } from '../shared/http-post.js';
 import { checkAttributionResponse } from './response.js';
 
 export interface EnricherOptions {
@@ -92,6 +92,14 @@ interface Entry {
 
 type Failure = 'timeout' | 'agent_unavailable' | 'auth_failed' | 'bad_response';
 
+/** A query that failed: the stat it counts in and its anomaly. */
+const FAILURE_COUNT: Record<Failure, readonly [keyof EnricherStats & ('timeouts' | 'unavailable' | 'authFailures' | 'badResponses'), number]> = {
+  timeout: ['timeouts', EA.timeout],
+  agent_unavailable: ['unavailable', EA.agentUnavailable],
+  auth_failed: ['authFailures', EA.authFailed],
+  bad_response: ['badResponses', EA.badResponse],
+};
+
 const HIST_BOUNDS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 
 function statusOf(s: AttributionResult['status']): EnrichmentStatus {
@@ -120,7 +128,9 @@ export class Enricher {
   private readonly maxQueue: number;
   private readonly maxInFlight: number;
   private readonly maxOutcomes: number;
-  private readonly client: PostClient;
+  private readonly client: HttpPostClient;
+  /** The request headers: JSON, and the agent's bearer token. */
+  private readonly headers: Record<string, string>;
 
   private queue: Entry[] = [];
   private queueHead = 0;
@@ -181,7 +191,9 @@ export class Enricher {
     this.maxQueue = Math.max(1, Math.floor(opts.maxQueue ?? 20_000));
     this.maxInFlight = Math.max(1, Math.floor(opts.maxInFlightBatches ?? 4));
     this.maxOutcomes = Math.max(1, Math.floor(opts.maxOutcomes ?? 200_000));
-    this.client = new PostClient({ url: opts.url, token: opts.token, ca: opts.ca, maxSockets: this.maxInFlight });
+    // The enricher retries failed batches itself (with backoff and the breaker): no extra attempt on a stale socket.
+    this.client = new HttpPostClient({ url: opts.url, ca: opts.ca, maxSockets: this.maxInFlight, maxResponseBytes: 64 * 1024 * 1024, retryStaleSocket: false });
+    this.headers = { 'content-type': 'application/json', authorization: `Bearer ${opts.token}` };
   }
 
   // ---- the packet path ----------------------------------------------------
@@ -399,7 +411,7 @@ export class Enricher {
       this.finishBatch(batch, 'bad_response', false);
       return;
     }
-    const out = await this.client.post('/v1/attribution', body, this.timeoutMs);
+    const out = await this.client.post('/v1/attribution', Buffer.from(body, 'utf8'), this.headers, this.timeoutMs);
     if (this.closed) return;
     const live = batch.filter((e) => this.unsettled.get(e.q.id) === e);
     if (live.length === 0) {
@@ -409,7 +421,7 @@ export class Enricher {
     const failure = this.classify(out);
     if (failure === null) {
       this.recordLatency(out.ms);
-      const resp = out as Extract<PostOutcome, { kind: 'response' }>;
+      const resp = out as Extract<HttpResult, { kind: 'response' }>;
       let json: unknown;
       try {
         json = JSON.parse(resp.body.toString('utf8'));
@@ -427,9 +439,7 @@ export class Enricher {
         if (this.unsettled.get(e.q.id) !== e) continue;
         const r = check.results[i];
         if (!r) {
-          this.s.badResponses++;
-          this.counters.inc(EA.badResponse);
-          this.settle(e.q.id, { status: 'bad_response', result: null });
+          this.fail(e, 'bad_response');
           continue;
         }
         this.s.answered++;
@@ -466,7 +476,7 @@ export class Enricher {
   }
 
   /** null for a usable 200 answer, else the failure status. */
-  private classify(out: PostOutcome): Failure | null {
+  private classify(out: HttpResult): Failure | null {
     switch (out.kind) {
       case 'timeout':
         return 'timeout';
@@ -485,28 +495,7 @@ export class Enricher {
 
   private finishBatch(entries: Entry[], status: Failure, countFailure: boolean): void {
     if (countFailure) this.onFailure(status);
-    for (const e of entries) {
-      if (this.unsettled.get(e.q.id) !== e) continue;
-      switch (status) {
-        case 'timeout':
-          this.s.timeouts++;
-          this.counters.inc(EA.timeout);
-          break;
-        case 'agent_unavailable':
-          this.s.unavailable++;
-          this.counters.inc(EA.agentUnavailable);
-          break;
-        case 'auth_failed':
-          this.s.authFailures++;
-          this.counters.inc(EA.authFailed);
-          break;
-        case 'bad_response':
-          this.s.badResponses++;
-          this.counters.inc(EA.badResponse);
-          break;
-      }
-      this.settle(e.q.id, { status, result: null });
-    }
+    for (const e of entries) if (this.unsettled.get(e.q.id) === e) this.fail(e, status);
     this.batchDone();
   }
 
@@ -546,17 +535,16 @@ export class Enricher {
     this.hist[i]++;
   }
 
-  private failAll(status: Failure): void {
-    for (const e of [...this.unsettled.values()]) {
-      if (status === 'timeout') {
-        this.s.timeouts++;
-        this.counters.inc(EA.timeout);
-      } else if (status === 'agent_unavailable') {
-        this.s.unavailable++;
-        this.counters.inc(EA.agentUnavailable);
-      }
-      this.settle(e.q.id, { status, result: null });
-    }
+  /** A query ends with `status`: counted in its stat and anomaly. */
+  private fail(e: Entry, status: Failure): void {
+    const [stat, anomaly] = FAILURE_COUNT[status];
+    this.s[stat]++;
+    this.counters.inc(anomaly);
+    this.settle(e.q.id, { status, result: null });
+  }
+
+  private failAll(status: 'timeout' | 'agent_unavailable'): void {
+    for (const e of [...this.unsettled.values()]) this.fail(e, status);
     this.queue = [];
     this.queueHead = 0;
   }

@@ -35,7 +35,6 @@ import { z } from 'zod';
 import {
   BatchOutcome,
   HttpBatchTransport,
-  SinkHttpClient,
   chunkBySize,
   describeFailure,
   parseJsonObject,
@@ -46,6 +45,7 @@ import {
   snippet,
 } from './http.js';
 import type { DeliveryOutcome, EventRecord } from './types.js';
+import { HttpPostClient } from '../../shared/http-post.js';
 
 const gzip = promisify(gzipCb);
 
@@ -122,8 +122,8 @@ export function elasticsearchSecrets(cfg: ElasticsearchSpec, baseDir: string): E
   const out: ElasticsearchSpec = { ...cfg };
   if (out.api_key === undefined && cfg.api_key_file !== undefined) out.api_key = readSecretFile(cfg.api_key_file, baseDir, 'api_key_file');
   if (out.password === undefined && cfg.password_file !== undefined) out.password = readSecretFile(cfg.password_file, baseDir, 'password_file');
-  const ca = out.ca === undefined ? readCaFile(cfg.ca_file, baseDir) : undefined;
-  if (ca !== undefined) out.ca = ca.toString('utf8');
+  const ca = out.ca ?? readCaFile(cfg.ca_file, baseDir);
+  if (ca !== undefined) out.ca = ca;
   return out;
 }
 
@@ -162,7 +162,7 @@ const NL = Buffer.from('\n');
 
 export class ElasticsearchTransport extends HttpBatchTransport {
   readonly kind = 'elasticsearch';
-  private readonly http: SinkHttpClient;
+  private readonly http: HttpPostClient;
   private readonly path: string;
   private readonly headers: Record<string, string>;
   /** `{"create":{"_index":"<index>","_id":` — then the id and `}}\n`. */
@@ -178,7 +178,7 @@ export class ElasticsearchTransport extends HttpBatchTransport {
     super();
     const u = new URL(opts.url);
     u.pathname = u.pathname.replace(/\/_bulk\/?$/, '') || '/';
-    this.http = new SinkHttpClient({ url: u.toString(), ca: opts.ca, maxResponseBytes: opts.maxResponseBytes ?? 64 * 1024 * 1024 });
+    this.http = new HttpPostClient({ url: u.toString(), ca: opts.ca, maxResponseBytes: opts.maxResponseBytes ?? 64 * 1024 * 1024 });
     const q = new URLSearchParams({ filter_path: 'errors,items.*.status,items.*.error.type,items.*.error.reason,error.type,error.reason,status' });
     if (opts.pipeline !== undefined) q.set('pipeline', opts.pipeline);
     this.path = `/_bulk?${q.toString().replace(/%2C/g, ',').replace(/%2A/g, '*')}`;

@@ -40,7 +40,6 @@ import { z } from 'zod';
 import {
   BatchOutcome,
   HttpBatchTransport,
-  SinkHttpClient,
   Sleeper,
   chunkBySize,
   describeFailure,
@@ -52,6 +51,7 @@ import {
   snippet,
 } from './http.js';
 import type { DeliveryOutcome, EventRecord } from './types.js';
+import { HttpPostClient } from '../../shared/http-post.js';
 
 const gzip = promisify(gzipCb);
 
@@ -123,8 +123,8 @@ export type SplunkHecSpec = SplunkHecConfig & {
 export function splunkHecSecrets(cfg: SplunkHecSpec, baseDir: string): SplunkHecSpec & { token: string } {
   const token = cfg.token ?? readSecretFile(cfg.token_file, baseDir, 'token_file');
   const out = { ...cfg, token };
-  const ca = out.ca === undefined ? readCaFile(cfg.ca_file, baseDir) : undefined;
-  if (ca !== undefined) out.ca = ca.toString('utf8');
+  const ca = out.ca ?? readCaFile(cfg.ca_file, baseDir);
+  if (ca !== undefined) out.ca = ca;
   return out;
 }
 
@@ -189,7 +189,7 @@ const CLOSE = Buffer.from('}');
 
 export class SplunkHecTransport extends HttpBatchTransport {
   readonly kind = 'splunk_hec';
-  private readonly http: SinkHttpClient;
+  private readonly http: HttpPostClient;
   private readonly eventPath: string;
   /** `"host":…,"source":…,"sourcetype":…,"index":…,"event":` — the same for every event. */
   private readonly meta: Buffer;
@@ -219,7 +219,7 @@ export class SplunkHecTransport extends HttpBatchTransport {
     const m = /^(.*?)\/services\/collector(?:\/event(?:\/1\.0)?)?\/?$/.exec(u.pathname);
     this.eventPath = m && u.pathname.endsWith('/1.0') ? '/services/collector/event/1.0' : '/services/collector/event';
     if (m) u.pathname = m[1] || '/';
-    this.http = new SinkHttpClient({ url: u.toString(), ca: opts.ca, maxResponseBytes: 1024 * 1024 });
+    this.http = new HttpPostClient({ url: u.toString(), ca: opts.ca, maxResponseBytes: 1024 * 1024 });
     const meta: Record<string, string> = {
       host: opts.host ?? hostname(),
       source: opts.source ?? 'tlsentry',
