@@ -17,6 +17,7 @@
  * (session id, names). A hello cut short still yields every field read.
  */
 import { A } from './anomalies.js';
+import { copyOf, u16 } from './bytes.js';
 import {
   EXT_ALPN,
   EXT_EARLY_DATA,
@@ -123,10 +124,6 @@ function emptyHello(sslv2: boolean, declaredLength: number): MutableClientHello 
   };
 }
 
-function u16(b: Buffer, o: number): number {
-  return (b[o] << 8) | b[o + 1];
-}
-
 function incompleteCh(ch: MutableClientHello, issues: number[], need: number): ParseResult<ClientHello> {
   ch.truncated = true;
   return { status: 'incomplete', needed: need, partial: ch, issues };
@@ -163,9 +160,7 @@ export function parseClientHello(
   p += 1;
   if (sidLen > 32) return errorCh(ch, issues, 'session id longer than 32');
   if (end - p < sidLen) return incompleteCh(ch, issues, sidLen - (end - p));
-  const sid = Buffer.allocUnsafe(sidLen);
-  buf.copy(sid, 0, p, p + sidLen);
-  ch.sessionId = sid;
+  ch.sessionId = copyOf(buf, p, p + sidLen);
   p += sidLen;
 
   if (end - p < 2) return incompleteCh(ch, issues, 2 - (end - p));

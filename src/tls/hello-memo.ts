@@ -19,6 +19,7 @@
  */
 import type { ClientHello } from './client-hello.js';
 import { ja3, ja3s, ja4, ja4o, ja4s, type Fingerprint, type Ja4 } from './fingerprints.js';
+import { Table } from './intern.js';
 import type { ServerHello } from './server-hello.js';
 
 /** The fields of a ClientHello a shape covers (all fingerprint inputs, and the lists interned). */
@@ -97,24 +98,25 @@ function frozen<T>(list: readonly T[]): readonly T[] {
 
 /** A bounded memo of hello shapes and certificates (one per TLS parser factory). */
 export class HelloMemo {
-  private readonly clients = new Map<readonly number[], ClientHelloShape[]>();
-  private readonly servers = new Map<readonly number[], ServerHelloShape[]>();
-  private readonly ders = new Map<number, Buffer[]>();
-  private clientCount = 0;
-  private serverCount = 0;
-  private derCount = 0;
+  private readonly clients: Table<ClientHelloShape, readonly number[]>;
+  private readonly servers: Table<ServerHelloShape, readonly number[]>;
+  private readonly ders: Table<Buffer>;
   hits = 0;
   misses = 0;
 
-  /** @param capacity shapes kept per kind; when full the memo starts afresh (a flood of one-off hellos costs no memory). */
-  constructor(private readonly capacity = 2048) {}
+  /** @param capacity shapes (and certificates) kept per kind. */
+  constructor(capacity = 2048) {
+    this.clients = new Table(capacity);
+    this.servers = new Table(capacity);
+    this.ders = new Table(capacity);
+  }
 
   /**
    * The shape of `ch`, and `ch` made to share its lists. `ch` must be a
    * hello this module's caller owns (fresh from `parseClientHello`).
    */
   client(ch: ClientHello): ClientHelloShape {
-    const bucket = this.clients.get(ch.cipherSuites);
+    const bucket = this.clients.bucket(ch.cipherSuites);
     let shape: ClientHelloShape | undefined;
     if (bucket !== undefined) {
       for (const s of bucket) {
@@ -139,10 +141,6 @@ export class HelloMemo {
     }
     if (shape === undefined) {
       this.misses++;
-      if (this.clientCount >= this.capacity) {
-        this.clients.clear();
-        this.clientCount = 0;
-      }
       shape = new ClientHelloShape(
         ch.sslv2,
         ch.legacyVersion,
@@ -158,10 +156,7 @@ export class HelloMemo {
         frozen(ch.pskKeyExchangeModes),
       );
       // Filed under the list it keeps (a non-shared list is replaced by its frozen copy).
-      const list = this.clients.get(shape.cipherSuites);
-      if (list === undefined) this.clients.set(shape.cipherSuites, [shape]);
-      else list.push(shape);
-      this.clientCount++;
+      this.clients.add(shape.cipherSuites, shape);
     } else {
       this.hits++;
     }
@@ -194,26 +189,20 @@ export class HelloMemo {
     for (let i = start; i < end; i += step) h = mixInt(h, buf[i]);
     for (let i = Math.max(start, end - 16); i < end; i++) h = mixInt(h, buf[i]);
     h >>>= 0;
-    const bucket = this.ders.get(h);
+    const bucket = this.ders.bucket(h);
     if (bucket !== undefined) {
       for (const c of bucket) if (c.length === len && buf.compare(c, 0, len, start, end) === 0) return c;
-    }
-    if (this.derCount >= this.capacity) {
-      this.ders.clear();
-      this.derCount = 0;
     }
     // Its own backing store: a pooled slice would keep a shared 8 KB slab alive.
     const copy = Buffer.allocUnsafeSlow(len);
     buf.copy(copy, 0, start, end);
-    if (bucket === undefined) this.ders.set(h, [copy]);
-    else bucket.push(copy);
-    this.derCount++;
+    this.ders.add(h, copy);
     return copy;
   }
 
   /** The shape of `sh`, and `sh` made to share its extension list. */
   server(sh: ServerHello): ServerHelloShape {
-    const bucket = this.servers.get(sh.extensionTypes);
+    const bucket = this.servers.bucket(sh.extensionTypes);
     let shape: ServerHelloShape | undefined;
     if (bucket !== undefined) {
       for (const s of bucket) {
@@ -231,15 +220,8 @@ export class HelloMemo {
     }
     if (shape === undefined) {
       this.misses++;
-      if (this.serverCount >= this.capacity) {
-        this.servers.clear();
-        this.serverCount = 0;
-      }
       shape = new ServerHelloShape(sh.legacyVersion, sh.cipherSuite, frozen(sh.extensionTypes), sh.selectedVersion, sh.alpn);
-      const list = this.servers.get(shape.extensionTypes);
-      if (list === undefined) this.servers.set(shape.extensionTypes, [shape]);
-      else list.push(shape);
-      this.serverCount++;
+      this.servers.add(shape.extensionTypes, shape);
     } else {
       this.hits++;
     }

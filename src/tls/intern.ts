@@ -17,16 +17,23 @@ function mix(h: number, v: number): number {
   return (h << 13) | (h >>> 19);
 }
 
-class Table<T> {
-  private readonly map = new Map<number, T[]>();
+/**
+ * Values filed in lists under a key (a hash, or a list's identity), at most
+ * `capacity` in all: when full it starts afresh, so a flood of one-off values
+ * costs no memory. The interning tables here and the hello memo use it.
+ */
+export class Table<T, K = number> {
+  private readonly map = new Map<K, T[]>();
   private count = 0;
 
-  bucket(h: number): T[] | undefined {
+  constructor(private readonly capacity = MAX_ENTRIES) {}
+
+  bucket(h: K): T[] | undefined {
     return this.map.get(h);
   }
 
-  add(h: number, v: T): T {
-    if (this.count >= MAX_ENTRIES) {
+  add(h: K, v: T): T {
+    if (this.count >= this.capacity) {
       this.map.clear();
       this.count = 0;
     }

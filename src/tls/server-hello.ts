@@ -14,6 +14,7 @@
  * and the SSL 2.0 SERVER-HELLO.
  */
 import { A } from './anomalies.js';
+import { copyOf, u16 } from './bytes.js';
 import {
   EXT_ALPN,
   EXT_EXTENDED_MASTER_SECRET,
@@ -93,17 +94,6 @@ function emptyServerHello(sslv2: boolean, declaredLength: number): MutableServer
     sslv2Certificate: null,
     sslv2SessionIdHit: false,
   };
-}
-
-function u16(b: Buffer, o: number): number {
-  return (b[o] << 8) | b[o + 1];
-}
-
-/** A copy of `buf[start, end)` (one allocation). */
-function copyOf(buf: Buffer, start: number, end: number): Buffer {
-  const b = Buffer.allocUnsafe(end - start);
-  buf.copy(b, 0, start, end);
-  return b;
 }
 
 function incompleteSh(sh: MutableServerHello, issues: number[], need: number): ParseResult<ServerHello> {
