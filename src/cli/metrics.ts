@@ -59,109 +59,95 @@ export function buildRegistry(src: MetricsSource): Registry {
         this.set(read());
       },
     });
+  /** Series by label values, made afresh at every scrape: `fill` calls `put(labelValues, n)` for each (a counter's total, a gauge's value). */
+  type Fill = (put: (labels: string[], n: number) => void) => void;
+  const counterBy = (name: string, help: string, labelNames: string[], fill: Fill) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [reg],
+      collect() {
+        this.reset();
+        fill((labels, n) => this.labels(...labels).inc(n));
+      },
+    });
+  const gaugeBy = (name: string, help: string, labelNames: string[], fill: Fill) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [reg],
+      collect() {
+        this.reset();
+        fill((labels, n) => this.labels(...labels).set(n));
+      },
+    });
 
   counter('tlsentry_packets_total', 'Frames the sensor processed', M.packets);
   counter('tlsentry_bytes_total', 'Captured bytes the sensor processed (sum of caplen)', M.bytes);
   counter('tlsentry_tcp_packets_total', 'TCP segments accounted to flows', M.tcpPackets);
   counter('tlsentry_capture_received_packets_total', 'Packets the kernel passed through the filter, dropped ones included (pcap_stats ps_recv)', M.capReceived);
-  new Counter({
-    name: 'tlsentry_capture_dropped_packets_total',
-    help: 'Packets dropped before the sensor saw them: by="kernel" the capture ring was full (ps_drop), by="interface" the NIC or driver (ps_ifdrop)',
-    labelNames: ['by'],
-    registers: [reg],
-    collect() {
-      this.reset();
-      this.labels('kernel').inc(v[M.capDroppedKernel] || 0);
-      this.labels('interface').inc(v[M.capDroppedInterface] || 0);
+  counterBy(
+    'tlsentry_capture_dropped_packets_total',
+    'Packets dropped before the sensor saw them: by="kernel" the capture ring was full (ps_drop), by="interface" the NIC or driver (ps_ifdrop)',
+    ['by'],
+    (put) => {
+      put(['kernel'], v[M.capDroppedKernel] || 0);
+      put(['interface'], v[M.capDroppedInterface] || 0);
     },
-  });
+  );
   counter('tlsentry_capture_truncated_frames_total', 'Frames cut by the snap length', M.truncated);
   gauge('tlsentry_capture_up', '1 while the capture is open', () => v[M.captureOpen] || 0);
   gauge('tlsentry_last_packet_timestamp_seconds', 'Capture time of the newest frame (0 before the first)', () => (v[M.lastPacketMicros] || 0) / 1e6);
   counter('tlsentry_capture_drop_episodes_total', 'Times the capture started dropping after a quiet period (a warning event each)', M.dropEpisodes);
   gauge('tlsentry_flows_active', 'TCP flows tracked now', () => v[M.flowsActive] || 0);
   counter('tlsentry_flows_total', 'TCP flows seen', M.flowsCreated);
-  new Counter({
-    name: 'tlsentry_flows_ended_total',
-    help: 'TCP flows ended, by end reason',
-    labelNames: ['reason'],
-    registers: [reg],
-    collect() {
-      this.reset();
-      END_REASONS.forEach((r, i) => this.labels(r).inc(v[M.endReasons + i] || 0));
-    },
-  });
+  counterBy('tlsentry_flows_ended_total', 'TCP flows ended, by end reason', ['reason'], (put) =>
+    END_REASONS.forEach((r, i) => put([r], v[M.endReasons + i] || 0)),
+  );
   counter('tlsentry_tls_flows_total', 'Flows in which TLS was detected', M.tlsFlows);
   counter('tlsentry_alerts_total', 'AN0759 alert events (with --detect or --baseline)', M.alerts);
   counter('tlsentry_events_written_total', 'Events written to the output (flow, x509, interim, stats)', M.eventsWritten);
   counter('tlsentry_interim_events_total', 'Interim events of long flows', M.interimEvents);
   counter('tlsentry_stats_events_total', 'Capture stats events', M.statsEvents);
-  new Counter({
-    name: 'tlsentry_anomalies_total',
-    help: 'Named anomaly counters (tlsentry anomalies lists them)',
-    labelNames: ['name'],
-    registers: [reg],
-    collect() {
-      this.reset();
-      src.anomalyNames().forEach((name, i) => {
-        const n = v[M.anomalies + i];
-        if (n > 0) this.labels(name).inc(n);
-      });
-    },
-  });
+  counterBy('tlsentry_anomalies_total', 'Named anomaly counters (tlsentry anomalies lists them)', ['name'], (put) =>
+    src.anomalyNames().forEach((name, i) => {
+      const n = v[M.anomalies + i];
+      if (n > 0) put([name], n);
+    }),
+  );
   // Every state of every sink, zeros included: an alert on state="dropped" needs the series before the first drop.
   const PENDING = SINK_STATES.indexOf('pending');
-  new Counter({
-    name: 'tlsentry_sink_events_total',
-    help:
-      'Events per output sink and state: queued (handed to the sink), spooled (went through the disk spool), delivered (the SIEM has them), ' +
+  counterBy(
+    'tlsentry_sink_events_total',
+    'Events per output sink and state: queued (handed to the sink), spooled (went through the disk spool), delivered (the SIEM has them), ' +
       'retried (delivery attempts repeated, per event), rejected (refused for good, dead-lettered), dropped (lost: the spool was full), ' +
       'skipped (format: ocsf sinks only: events with no OCSF form, not sent)',
-    labelNames: ['sink', 'state'],
-    registers: [reg],
-    collect() {
-      this.reset();
+    ['sink', 'state'],
+    (put) =>
       src.sinkNames.forEach((sink, i) => {
         SINK_STATES.forEach((state, k) => {
           const n = v[sinkSlot(i, k)];
           // NaN: the sink has no such counter (skipped without format: ocsf).
-          if (k !== PENDING && !Number.isNaN(n)) this.labels(sink, state).inc(n || 0);
+          if (k !== PENDING && !Number.isNaN(n)) put([sink, state], n || 0);
         });
-      });
-    },
-  });
-  new Gauge({
-    name: 'tlsentry_sink_pending_events',
-    help: 'Events waiting for delivery per output sink now (memory queue and disk spool)',
-    labelNames: ['sink'],
-    registers: [reg],
-    collect() {
-      this.reset();
-      src.sinkNames.forEach((sink, i) => this.labels(sink).set(v[sinkSlot(i, PENDING)] || 0));
-    },
-  });
-  new Gauge({
-    name: 'tlsentry_enrichment_latency_seconds',
-    help: 'Round-trip time of endpoint-agent attribution requests (quantile 1 = max); no series without --endpoint or before the first answer',
-    labelNames: ['quantile'],
-    registers: [reg],
-    collect() {
-      this.reset();
+      }),
+  );
+  gaugeBy('tlsentry_sink_pending_events', 'Events waiting for delivery per output sink now (memory queue and disk spool)', ['sink'], (put) =>
+    src.sinkNames.forEach((sink, i) => put([sink], v[sinkSlot(i, PENDING)] || 0)),
+  );
+  gaugeBy(
+    'tlsentry_enrichment_latency_seconds',
+    'Round-trip time of endpoint-agent attribution requests (quantile 1 = max); no series without --endpoint or before the first answer',
+    ['quantile'],
+    (put) => {
       for (const [q, slot] of [['0.5', M.enrichP50], ['0.99', M.enrichP99], ['1', M.enrichMax]] as const) {
-        if (Number.isFinite(v[slot])) this.labels(q).set(v[slot]);
+        if (Number.isFinite(v[slot])) put([q], v[slot]);
       }
     },
-  });
-  new Gauge({
-    name: 'tlsentry_capture_info',
-    help: 'Capture interface and link type (value 1)',
-    labelNames: ['interface', 'link_type'],
-    registers: [reg],
-    collect() {
-      this.reset();
-      this.labels(src.iface, String(v[M.linkType] || 0)).set(1);
-    },
-  });
+  );
+  gaugeBy('tlsentry_capture_info', 'Capture interface and link type (value 1)', ['interface', 'link_type'], (put) => put([src.iface, String(v[M.linkType] || 0)], 1));
   return reg;
 }
 

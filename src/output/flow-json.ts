@@ -28,7 +28,7 @@
  * and falls back to `buildFlowEvent` on a difference (writer.ts). A field
  * added to `buildFlowEvent` must be added here too: the test says where.
  */
-import { addressText, type Flow } from '../flow/index.js';
+import { addressText, type Flow, type TcpStream } from '../flow/index.js';
 import { HISTORY_BYTES } from '../flow/flow.js';
 import { flowCommunityId } from '../flow/community-id.js';
 import { flowIdCodes } from '../flow/flow-id.js';
@@ -363,22 +363,8 @@ export class FlowEventJson {
     out.time(f.lastTs);
     out.bytes(L.duration);
     out.num(durationMicros * 1000);
-    out.bytes(L.source);
-    out.address(f.ipVersion, f.c0, f.c1, f.c2, f.c3);
-    out.bytes(L.port);
-    out.num(f.cPort);
-    out.bytes(L.bytes);
-    out.num(up.ipBytes);
-    out.bytes(L.packets);
-    out.num(up.packets);
-    out.bytes(L.destination);
-    out.address(f.ipVersion, f.s0, f.s1, f.s2, f.s3);
-    out.bytes(L.port);
-    out.num(f.sPort);
-    out.bytes(L.bytes);
-    out.num(down.ipBytes);
-    out.bytes(L.packets);
-    out.num(down.packets);
+    endpoint(out, L.source, f.ipVersion, f.c0, f.c1, f.c2, f.c3, f.cPort, up);
+    endpoint(out, L.destination, f.ipVersion, f.s0, f.s1, f.s2, f.s3, f.sPort, down);
     out.bytes(f.ipVersion === 6 ? L.network6 : L.network4);
     // '1:' and base64: nothing to escape.
     out.raw(flowCommunityId(f));
@@ -620,6 +606,18 @@ function flowHistory(f: Flow, out: JsonLine): void {
   for (let i = 0; i < n; i++) buf[p++] = HISTORY_BYTES[f.historyCode(i)];
   buf[p++] = 0x22;
   out.pos = p;
+}
+
+/** ECS `source` or `destination` (after `lead`, which opens it): ip, port, and what that side sent. */
+function endpoint(out: JsonLine, lead: Uint8Array, ipVersion: number, w0: number, w1: number, w2: number, w3: number, port: number, sent: TcpStream): void {
+  out.bytes(lead);
+  out.address(ipVersion, w0, w1, w2, w3);
+  out.bytes(L.port);
+  out.num(port);
+  out.bytes(L.bytes);
+  out.num(sent.ipBytes);
+  out.bytes(L.packets);
+  out.num(sent.packets);
 }
 
 function recordCounts(side: TlsSideFacts, out: JsonLine): void {

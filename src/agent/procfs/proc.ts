@@ -14,12 +14,8 @@ export interface StatFacts {
 }
 
 export function readStat(root: string, pid: number): StatFacts | null {
-  let text: string;
-  try {
-    text = readFileSync(`${root}/${pid}/stat`, 'latin1');
-  } catch {
-    return null;
-  }
+  const text = safeRead(`${root}/${pid}/stat`);
+  if (text === null) return null;
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return null;
@@ -39,12 +35,8 @@ export interface StatusFacts {
 }
 
 export function readStatus(root: string, pid: number): StatusFacts | null {
-  let text: string;
-  try {
-    text = readFileSync(`${root}/${pid}/status`, 'latin1');
-  } catch {
-    return null;
-  }
+  const text = safeRead(`${root}/${pid}/status`);
+  if (text === null) return null;
   const field = (name: string): string | null => {
     const m = new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(text);
     return m ? m[1] : null;
@@ -84,12 +76,8 @@ export function readCmdline(root: string, pid: number): { args: string[]; line: 
 
 /** Distinct file paths mapped into the process (` (deleted)` suffix kept). */
 export function readMappedPaths(root: string, pid: number): string[] | null {
-  let text: string;
-  try {
-    text = readFileSync(`${root}/${pid}/maps`, 'latin1');
-  } catch {
-    return null;
-  }
+  const text = safeRead(`${root}/${pid}/maps`);
+  if (text === null) return null;
   const seen = new Set<string>();
   let pos = 0;
   const n = text.length;

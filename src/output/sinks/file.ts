@@ -116,7 +116,8 @@ export class BufferedFileSink {
       this.fd = this.openTarget();
       this.ownsFd = true;
     }
-    this.writeBehind = options.writeBehind === true && !stdout && !this.append;
+    // Used only where writes are positional (a regular file without O_APPEND: `positional`).
+    this.writeBehind = options.writeBehind === true;
     this.bufferBytes = size;
     this.buf = Buffer.allocUnsafe(size);
   }
