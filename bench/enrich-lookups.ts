@@ -17,7 +17,6 @@
  *      flows, the agent being another process;
  *    - a cache hit (same 5-tuple again).
  */
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +24,7 @@ import { join } from 'node:path';
 import { Enricher } from '../src/enrich/index.js';
 import { AnomalyCounters } from '../src/shared/anomalies.js';
 import type { AttributionQuery } from '../src/shared/endpoint-api.js';
+import { readZeekJoined, zeekQueries } from '../test/agent/helpers.js';
 import { option, REPO, startAgent, stopAgent, treeCpuSeconds } from './enrich-common.js';
 
 const args = process.argv.slice(2);
@@ -33,20 +33,8 @@ const FLOWS = Number(option(args, '--flows', '200000'));
 const EVENTS = option(args, '--events', join(REPO, '../shared/endpoint/otrf_lsass_campaign_05'));
 const TOKEN = 'bench-token-0123456789';
 
-interface Zeek {
-  ts: number;
-  proto: string;
-  src_ip: string;
-  src_port: number;
-  dst_ip: string;
-  dst_port: number;
-}
-
 function flowsFrom(dir: string): Omit<AttributionQuery, 'id'>[] {
-  const z = JSON.parse(readFileSync(join(dir, 'zeek_conn_joined_sysmon_eid3.json'), 'utf8')) as Zeek[];
-  return z
-    .filter((f) => f.proto === 'tcp' || f.proto === 'udp')
-    .map((f) => ({ proto: f.proto as 'tcp' | 'udp', src_ip: f.src_ip, src_port: f.src_port, dst_ip: f.dst_ip, dst_port: f.dst_port, ts: new Date(f.ts * 1000).toISOString() }));
+  return zeekQueries(readZeekJoined(dir)).map((j) => j.query);
 }
 
 function post(agent: Agent, url: URL, body: string): Promise<{ status: number; text: string }> {

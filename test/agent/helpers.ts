@@ -4,10 +4,11 @@
  * and an agent process started through the CLI helper.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AttributionQuery } from '../../src/shared/endpoint-api.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SHARED = resolve(REPO, '../shared/endpoint');
@@ -19,6 +20,33 @@ export function sharedPath(...parts: string[]): string | null {
   return existsSync(p) ? p : null;
 }
 export const SKIP_NO_SHARED = `shared endpoint data not found at ${SHARED}`;
+
+/** A row of a campaign's `zeek_conn_joined_sysmon_eid3.json`: a Zeek conn record and the Sysmon EID 3 processes joined to it. */
+export interface ZeekJoinedFlow {
+  zeek_uid: string;
+  ts: number;
+  proto: string;
+  src_ip: string;
+  src_port: number;
+  dst_ip: string;
+  dst_port: number;
+  matched: { pid: number; process_guid: string; image: string }[];
+}
+
+/** The Zeek conn records of the shared campaign folder `dir`, joined to Sysmon EID 3. */
+export function readZeekJoined(dir: string): ZeekJoinedFlow[] {
+  return JSON.parse(readFileSync(join(dir, 'zeek_conn_joined_sysmon_eid3.json'), 'utf8')) as ZeekJoinedFlow[];
+}
+
+/** The TCP and UDP records, and each as an attribution query (without its id). */
+export function zeekQueries(flows: ZeekJoinedFlow[]): { flow: ZeekJoinedFlow; query: Omit<AttributionQuery, 'id'> }[] {
+  return flows
+    .filter((f) => f.proto === 'tcp' || f.proto === 'udp')
+    .map((f) => ({
+      flow: f,
+      query: { proto: f.proto as 'tcp' | 'udp', src_ip: f.src_ip, src_port: f.src_port, dst_ip: f.dst_ip, dst_port: f.dst_port, ts: new Date(f.ts * 1000).toISOString() },
+    }));
+}
 
 export const TOKEN = 'test-token-0123456789abcdef';
 

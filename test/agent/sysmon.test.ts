@@ -16,21 +16,11 @@ import { runAgent, type RunningAgent } from '../../src/agent/index.js';
 import { SysmonBackend } from '../../src/agent/sysmon/backend.js';
 import { guidStartMs, normalizeEvent, parseSysmonTime } from '../../src/agent/sysmon/events.js';
 import type { AttributionQuery, AttributionResponse, AttributionResult, HealthResponse } from '../../src/shared/endpoint-api.js';
-import { call, sharedPath, SKIP_NO_SHARED, sysmonMs, tokenFile } from './helpers.js';
+import { call, readZeekJoined, sharedPath, SKIP_NO_SHARED, sysmonMs, tokenFile, zeekQueries } from './helpers.js';
 
 const C05 = sharedPath('otrf_lsass_campaign_05');
 const C02 = sharedPath('otrf_lsass_campaign_02');
 const L4S = sharedPath('otrf_log4shell_linux');
-
-interface ZeekFlow {
-  ts: number;
-  proto: string;
-  src_ip: string;
-  src_port: number;
-  dst_ip: string;
-  dst_port: number;
-  matched: { pid: number; process_guid: string; image: string }[];
-}
 
 async function attribute(url: string, flows: AttributionQuery[]): Promise<AttributionResult[]> {
   const out: AttributionResult[] = [];
@@ -47,8 +37,9 @@ const ZERO_GUID = '{00000000-0000-0000-0000-000000000000}';
 
 /** Zeek conn flows against the Sysmon EID 3 join: how many land on the joined process. */
 async function zeekCampaign(url: string, dir: string, label: string, log: (s: string) => void): Promise<{ ok: number; total: number }> {
-  const z = (JSON.parse(readFileSync(join(dir, 'zeek_conn_joined_sysmon_eid3.json'), 'utf8')) as ZeekFlow[]).filter((f) => f.proto === 'tcp' || f.proto === 'udp');
-  const flows: AttributionQuery[] = z.map((f, i) => ({ id: `${label}-${i}`, proto: f.proto as 'tcp' | 'udp', src_ip: f.src_ip, src_port: f.src_port, dst_ip: f.dst_ip, dst_port: f.dst_port, ts: iso(f.ts) }));
+  const joined = zeekQueries(readZeekJoined(dir));
+  const z = joined.map((j) => j.flow);
+  const flows: AttributionQuery[] = joined.map((j, i) => ({ id: `${label}-${i}`, ...j.query }));
   const results = await attribute(url, flows);
   let ok = 0;
   let total = 0;

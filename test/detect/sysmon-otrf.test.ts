@@ -25,6 +25,7 @@ import type { DetectionInput } from '../../src/detect/types.js';
 import { communityIdV1 } from '../../src/flow/index.js';
 import type { EndpointProcess, TlsLibraryLoad } from '../../src/shared/endpoint-api.js';
 import { newSessionFacts } from '../../src/tls/facts.js';
+import { readZeekJoined } from '../agent/helpers.js';
 import { config, memoryStore, verdict } from './helpers.js';
 
 const ENDPOINT = join(import.meta.dirname, '..', '..', '..', 'shared', 'endpoint');
@@ -236,16 +237,7 @@ function benignInputs(cats: Map<string, string>, payloadGuids: Set<string>, dayS
     );
   }
   // Real flows of benign processes, joined by Zeek to Sysmon EID 3: not TLS.
-  const joined = JSON.parse(readFileSync(join(CAMPAIGN, 'zeek_conn_joined_sysmon_eid3.json'), 'utf8')) as {
-    zeek_uid: string;
-    ts: number;
-    proto: string;
-    src_ip: string;
-    src_port: number;
-    dst_ip: string;
-    dst_port: number;
-    matched: { process_guid: string }[];
-  }[];
+  const joined = readZeekJoined(CAMPAIGN);
   const realInputs: DetectionInput[] = [];
   for (const j of joined) {
     const m = j.matched[0];

@@ -7,7 +7,7 @@
  * parse to exactly that object (with pino's `ecs` field first).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -21,6 +21,7 @@ import { buildFlowEvent, isoTime, isoTimeSlow, type FlowExtras } from '../../src
 import { ECS_VERSION, EventWriter } from '../../src/output/writer.js';
 import { tempDir } from '../helpers/tools.js';
 import { alpnExt, clientHelloBody, ext, groupsExt, pointFormatsExt, sigAlgsExt, sniExt, supportedVersionsExt } from '../tls/helpers/hello-builder.js';
+import { allFixtures } from '../tls/helpers/fixtures.js';
 import { conversationPcap } from '../tls/helpers/pcap-writer.js';
 import { chromeLikeHello, tls12Session, tls13Session, type Chunk } from '../tls/helpers/sessions.js';
 import { goldenCaptures } from './golden-list.js';
@@ -72,14 +73,7 @@ function pcapOf(name: string, chunks: readonly (readonly [Direction, Buffer])[],
   return path;
 }
 
-const FIXTURES = new URL('../tls/fixtures/', import.meta.url).pathname;
-const fixtures: [string, Chunk[]][] = readdirSync(FIXTURES)
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((f) => {
-    const j = JSON.parse(readFileSync(join(FIXTURES, f), 'utf8')) as { chunks: [Direction, string][] };
-    return [f, j.chunks.map(([d, h]) => [d, Buffer.from(h, 'hex')] as const)];
-  });
+const fixtures = allFixtures();
 
 const OPTION_SETS: [string, Omit<ReadOptions, 'output' | 'inputs'>][] = [
   ['default', {}],

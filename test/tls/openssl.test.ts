@@ -10,22 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-import type { Direction } from '../../src/flow/stream-parser.js';
 import { AnomalyCounters } from '../../src/shared/anomalies.js';
 import { TlsParser, type TlsSessionFacts } from '../../src/tls/index.js';
 import { feedConversation } from './helpers/feeder.js';
+import { FIXTURES, fixtureChunks } from './helpers/fixtures.js';
 import { conversationPcap } from './helpers/pcap-writer.js';
 
-const FIXTURES = new URL('./fixtures/', import.meta.url).pathname;
-
-function load(name: string): [Direction, Buffer][] {
-  const j = JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), 'utf8')) as { chunks: [Direction, string][] };
-  return j.chunks.map(([d, h]) => [d, Buffer.from(h, 'hex')]);
-}
 
 function run(name: string): TlsSessionFacts {
   const p = new TlsParser(new AnomalyCounters());
-  feedConversation(p, load(name), true);
+  feedConversation(p, fixtureChunks(name), true);
   return p.finish();
 }
 
@@ -133,7 +127,7 @@ describe('OpenSSL handshakes', () => {
     for (const file of readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort()) {
       const name = file.replace(/\.json$/, '');
       const pcap = join(dir, `${name}.pcap`);
-      writeFileSync(pcap, conversationPcap(load(name)));
+      writeFileSync(pcap, conversationPcap(fixtureChunks(name)));
       const out = execFileSync(
         'tshark',
         ['-r', pcap, '-Y', 'tls.handshake.type==1 || tls.handshake.type==2', '-T', 'fields', '-E', 'separator=|',

@@ -6,8 +6,6 @@
  * - any segmentation of a real handshake gives the same facts.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
 import fc from 'fast-check';
@@ -16,17 +14,11 @@ import type { Direction } from '../../src/flow/stream-parser.js';
 import { AnomalyCounters } from '../../src/shared/anomalies.js';
 import { TlsParser, type TlsSessionFacts } from '../../src/tls/index.js';
 import { DirectionFeeder, splitAt } from './helpers/feeder.js';
+import { allFixtures } from './helpers/fixtures.js';
 import { alpnExt, clientHelloBody, ext, handshake, records, sniExt, supportedVersionsExt } from './helpers/hello-builder.js';
 import { chromeLikeHello, tls12Session, tls13Session, type Chunk } from './helpers/sessions.js';
 
-const FIXTURES = new URL('./fixtures/', import.meta.url).pathname;
-const fixtures: [string, Chunk[]][] = readdirSync(FIXTURES)
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((f) => {
-    const j = JSON.parse(readFileSync(join(FIXTURES, f), 'utf8')) as { chunks: [Direction, string][] };
-    return [f, j.chunks.map(([d, h]) => [d, Buffer.from(h, 'hex')] as const)];
-  });
+const fixtures = allFixtures();
 const built: [string, Chunk[]][] = [
   ['tls12', tls12Session()],
   ['tls13', tls13Session()],
