@@ -209,7 +209,13 @@ export function parseClientHello(
 const REFS = new RefScratch();
 const TYPES = new NumberScratch();
 const GROUPS = new NumberScratch();
-const SEEN_OTHER = new Set<number>();
+/**
+ * Duplicate detection for extension types from 32 up: the parse number at which each
+ * type was last seen. A parse stamps, it never clears (a Set's clear() allocates a
+ * new table per hello) and costs O(1) per extension, however many a hostile hello has.
+ */
+const SEEN_AT = new Uint32Array(65536);
+let parseStamp = 0; // wraps below 2^30: a small integer, never a heap number
 
 function parseExtensions(
   buf: Buffer,
@@ -238,8 +244,11 @@ function walkExtensions(
   types: NumberScratch,
 ): number {
   let seen = 0; // bitmap of a few types for duplicate detection
-  const seenOther = SEEN_OTHER;
-  seenOther.clear();
+  if (++parseStamp > 0x3fffffff) {
+    SEEN_AT.fill(0);
+    parseStamp = 1;
+  }
+  const stamp = parseStamp;
   while (p < end) {
     if (end - p < 4) return 4 - (end - p);
     const type = u16(buf, p);
@@ -253,8 +262,8 @@ function walkExtensions(
       if ((seen & bit) !== 0) issues.push(A.clientHelloDuplicateExtension);
       seen |= bit;
     } else {
-      if (seenOther.has(type)) issues.push(A.clientHelloDuplicateExtension);
-      seenOther.add(type);
+      if (SEEN_AT[type] === stamp) issues.push(A.clientHelloDuplicateExtension);
+      SEEN_AT[type] = stamp;
     }
     if (end - p < len) {
       // Cut inside this extension's value: keep its type, skip its value.

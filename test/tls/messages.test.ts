@@ -223,6 +223,11 @@ describe('ClientHello', () => {
     const dup = clientHelloBody({ extensions: [ext(0x0017), ext(0x0017), ext(0xff01, Buffer.from([0])), ext(0xff01, Buffer.from([0]))] });
     const r3 = parseClientHello(dup, 0, dup.length);
     assert.deepEqual(r3.issues, [A.clientHelloDuplicateExtension, A.clientHelloDuplicateExtension]);
+    // Types seen by one parse are not duplicates in the next (types from 32 up are stamped per parse).
+    const again = parseClientHello(dup, 0, dup.length);
+    assert.deepEqual(again.issues, [A.clientHelloDuplicateExtension, A.clientHelloDuplicateExtension]);
+    const once = clientHelloBody({ extensions: [ext(0xff01, Buffer.from([0])), ext(0x0017)] });
+    assert.deepEqual(parseClientHello(once, 0, once.length).issues, []);
 
     const two = clientHelloBody({ extensions: [sniExt('a.example', 'b.example')] });
     const r4 = parseClientHello(two, 0, two.length);
