@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Generates the benchmark captures into bench/.cache/ (git-ignored), unless they are
-# there already and were made by the current generator (a stamp holds the hash of
-# the scripts that make them). Needs root (network namespace) when it must generate.
+# there already and were made by the current recipe (a stamp holds the hash of the
+# helpers and of the capture's recipe). Needs root (network namespace) when it must generate.
 #
 #   bash bench/gen-captures.sh [--force]
 #
@@ -12,6 +12,11 @@
 #                                     Node https): handshake, one small GET, close.
 #                                     TLS 1.2 for a third, ALPN offers vary, every
 #                                     fifth resumes a session, 50 SNI names.
+#   bench/.cache/tls-handshakes-large.pcap
+#                                     the same recipe with 90000 connections, so that
+#                                     the handshake-heavy capture also meets the bulk
+#                                     capture's size floor (>= 500 MB) and start-up is
+#                                     a small part of the run, as it is for bulk.
 # Each capture: tcpdump -s 0 -B 65536 on the namespace's lo (MTU 1500, TSO/GSO/GRO
 # off); checked for kernel drops, for frames > 1514 bytes and for missing segments.
 # bench/.cache/NAME.meta records packets, bytes and how long generation took.
@@ -24,32 +29,18 @@ cache=$root/bench/.cache
 mkdir -p "$cache"
 force=${1:-}
 
-stamp=$(cat "$root/bench/gen-captures.sh" "$PCAPGEN_DIR/lib.sh" "$PCAPGEN_DIR/tls-server.mjs" "$PCAPGEN_DIR/tls-client.mjs" | sha256sum | cut -c1-16)
-fresh() { [ -s "$cache/$1.pcap" ] && [ -s "$cache/$1.meta" ] && grep -qx "stamp=$stamp" "$cache/$1.meta"; }
+captures=(${BENCH_CAPTURES:-tls-bulk tls-handshakes tls-handshakes-large})
+# A capture's stamp hashes the shared helpers and its own recipe (its gen_ function,
+# defined below), so changing one recipe regenerates that capture only.
+stamp_of() {
+  { cat "$PCAPGEN_DIR/lib.sh" "$PCAPGEN_DIR/tls-server.mjs" "$PCAPGEN_DIR/tls-client.mjs"
+    declare -f start_server handshakes "gen_${1//-/_}"; } | sha256sum | cut -c1-16
+}
+fresh() { [ -s "$cache/$1.pcap" ] && [ -s "$cache/$1.meta" ] && grep -qx "stamp=$(stamp_of "$1")" "$cache/$1.meta"; }
 
-todo=()
-for name in tls-bulk tls-handshakes; do
-  if [ "$force" = --force ] || ! fresh "$name"; then todo+=("$name"); fi
-done
-[ ${#todo[@]} -gt 0 ] || { pg_log "bench captures are up to date in $cache"; exit 0; }
-if [ "$(id -u)" -ne 0 ]; then
-  for name in "${todo[@]}"; do
-    [ -s "$cache/$name.pcap" ] || pg_die "$cache/$name.pcap is missing; generate it as root: sudo bash bench/gen-captures.sh"
-  done
-  pg_log "warning: bench captures were made by an older generator; regenerate as root: sudo bash bench/gen-captures.sh --force"
-  exit 0
-fi
-pg_require ip ethtool ss tcpdump tshark capinfos editcap openssl curl node
-pg_lock tlsentry-benchgen
-
-work=$(mktemp -d /tmp/tlsentry-benchgen.XXXXXX)
-trap 'pg_cleanup; [ -n "${KEEP_WORK:-}" ] && pg_log "kept $work" || rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
-pg_ns_create tlsentry-benchgen
-pg_make_pki "$work/pki"
-P=$work/pki
 SRV=$PCAPGEN_DIR/tls-server.mjs
 CLI=$PCAPGEN_DIR/tls-client.mjs
+# P (the PKI directory) is set once the work directory exists, below.
 
 start_server() {
   pg_bg node "$SRV" --mode https --host 127.0.0.1 --port 443 \
@@ -81,11 +72,40 @@ gen_tls_bulk() {
   [ "$rc" -eq 0 ] || pg_die "a bulk transfer failed"
 }
 
-gen_tls_handshakes() {
-  pg_ns node "$CLI" --ca "$P/ca.pem" --host 127.0.0.1 --port 443 --count 30000 --concurrency 16 \
+handshakes() {
+  pg_ns node "$CLI" --ca "$P/ca.pem" --host 127.0.0.1 --port 443 --count "$1" --concurrency 16 \
     --vary --sni-pattern 'h{n}.bench.test' --sni-count 50 --wait close \
     --send 'GET /bytes/{size} HTTP/1.1\r\nHost: {sni}\r\nUser-Agent: tlsentry-bench/{i}\r\nConnection: close\r\n\r\n' >&2
 }
+gen_tls_handshakes() { handshakes 30000; }
+gen_tls_handshakes_large() {
+  # 90000 client ports in ~2 min: widen the range so none waits out TIME_WAIT.
+  pg_ns sysctl -qw net.ipv4.ip_local_port_range='1024 65535'
+  handshakes 90000
+}
+
+todo=()
+for name in "${captures[@]}"; do
+  declare -F "gen_${name//-/_}" >/dev/null || pg_die "no recipe for capture $name"
+  if [ "$force" = --force ] || ! fresh "$name"; then todo+=("$name"); fi
+done
+[ ${#todo[@]} -gt 0 ] || { pg_log "bench captures are up to date in $cache"; exit 0; }
+if [ "$(id -u)" -ne 0 ]; then
+  for name in "${todo[@]}"; do
+    [ -s "$cache/$name.pcap" ] || pg_die "$cache/$name.pcap is missing; generate it as root: sudo bash bench/gen-captures.sh"
+  done
+  pg_log "warning: bench captures were made by an older generator; regenerate as root: sudo bash bench/gen-captures.sh --force"
+  exit 0
+fi
+pg_require ip ethtool ss tcpdump tshark capinfos editcap openssl curl node
+pg_lock tlsentry-benchgen
+
+work=$(mktemp -d /tmp/tlsentry-benchgen.XXXXXX)
+trap 'pg_cleanup; [ -n "${KEEP_WORK:-}" ] && pg_log "kept $work" || rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+pg_ns_create tlsentry-benchgen
+pg_make_pki "$work/pki"
+P=$work/pki
 
 for name in "${todo[@]}"; do
   pg_log "generating $cache/$name.pcap"
@@ -103,6 +123,6 @@ for name in "${todo[@]}"; do
   chown --reference="$cache" "$raw"   # tcpdump wrote it as its own user
   mv -f "$raw" "$cache/$name.pcap"
   printf 'stamp=%s\npackets=%s\nbytes=%s\nconnections=%s\nmax_frame=%s\nout_of_order=%s\ngenerated=%s\ngen_seconds=%s\n' \
-    "$stamp" "$PG_CAP_PACKETS" "$bytes" "$PG_CONNS" "$PG_MAX_FRAME" "$PG_OOO" "$(date -u +%FT%TZ)" "$secs" >"$cache/$name.meta"
+    "$(stamp_of "$name")" "$PG_CAP_PACKETS" "$bytes" "$PG_CONNS" "$PG_MAX_FRAME" "$PG_OOO" "$(date -u +%FT%TZ)" "$secs" >"$cache/$name.meta"
   pg_log "  $name.pcap: $PG_CAP_PACKETS packets, $((bytes / 1000000)) MB, $PG_CONNS connections, largest frame $PG_MAX_FRAME, $PG_OOO out of order, ${secs}s"
 done

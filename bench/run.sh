@@ -22,7 +22,7 @@ cd "$root"
 cache=bench/.cache
 runs=${BENCH_RUNS:-3}
 tools=(${BENCH_TOOLS:-tlsentry tshark ndpiReader tcpdump cat})
-captures=(${BENCH_CAPTURES:-tls-bulk tls-handshakes})
+captures=(${BENCH_CAPTURES:-tls-bulk tls-handshakes tls-handshakes-large})
 out=${BENCH_OUT:-/tmp/tlsentry-bench}
 mkdir -p "$out"
 
