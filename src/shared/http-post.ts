@@ -54,7 +54,7 @@ export class HttpPostClient {
   }
 
   /** POST `body` to `path` (with its query string) under the base URL. */
-  async post(path: string, body: Buffer, headers: Record<string, string>, timeoutMs: number): Promise<HttpResult> {
+  async post(path: string, body: Buffer, headers: Readonly<Record<string, string>>, timeoutMs: number): Promise<HttpResult> {
     const first = await this.once(path, body, headers, timeoutMs);
     // A keep-alive socket the server closed while idle fails on reuse with a
     // reset before any answer: that says nothing about the server, so try once
@@ -66,7 +66,7 @@ export class HttpPostClient {
     return first;
   }
 
-  private once(path: string, body: Buffer, headers: Record<string, string>, timeoutMs: number): Promise<HttpResult & { reused?: boolean }> {
+  private once(path: string, body: Buffer, headers: Readonly<Record<string, string>>, timeoutMs: number): Promise<HttpResult & { reused?: boolean }> {
     const t0 = performance.now();
     const ms = (): number => performance.now() - t0;
     return new Promise((done) => {

@@ -28,15 +28,12 @@
  * The answer is shrunk with `filter_path` to the fields read here, as Logstash
  * does, so a 10 000-event batch answers in a few hundred kB.
  */
-import { promisify } from 'node:util';
-import { gzip as gzipCb } from 'node:zlib';
 import { z } from 'zod';
 
 import {
   BatchOutcome,
   HttpBatchTransport,
   chunkBySize,
-  describeFailure,
   parseJsonObject,
   readCaFile,
   readSecretFile,
@@ -46,8 +43,6 @@ import {
 } from './http.js';
 import type { DeliveryOutcome, EventRecord } from './types.js';
 import { HttpPostClient } from '../../shared/http-post.js';
-
-const gzip = promisify(gzipCb);
 
 /** An index or data stream name as Elasticsearch allows it (lowercase, no `\ / * ? " < > | , #` or space, not `_`/`-`/`+` first). */
 const INDEX_NAME = /^(?![_\-+])[^A-Z\\/*?"<>|,# :]{1,255}$/;
@@ -162,42 +157,36 @@ const NL = Buffer.from('\n');
 
 export class ElasticsearchTransport extends HttpBatchTransport {
   readonly kind = 'elasticsearch';
-  private readonly http: HttpPostClient;
   private readonly path: string;
-  private readonly headers: Record<string, string>;
   /** `{"create":{"_index":"<index>","_id":` — then the id and `}}\n`. */
   private readonly actionHead: Buffer;
-  private readonly timeoutMs: number;
   private readonly maxBatchBytes: number;
-  private readonly gzip: boolean;
   private readonly maxRequests: number;
   /** For tests and stats: requests sent, copies Elasticsearch already had (409 on create). */
   readonly stats = { requests: 0, duplicates: 0, rejected: 0 };
 
   constructor(opts: ElasticsearchOptions) {
-    super();
     const u = new URL(opts.url);
     u.pathname = u.pathname.replace(/\/_bulk\/?$/, '') || '/';
-    this.http = new HttpPostClient({ url: u.toString(), ca: opts.ca, maxResponseBytes: opts.maxResponseBytes ?? 64 * 1024 * 1024 });
+    const headers: Record<string, string> = { 'content-type': 'application/x-ndjson' };
+    if (opts.apiKey !== undefined) {
+      const key = opts.apiKey.includes(':') ? Buffer.from(opts.apiKey).toString('base64') : opts.apiKey;
+      headers.authorization = `ApiKey ${key}`;
+    } else if (opts.username !== undefined) {
+      headers.authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ''}`).toString('base64')}`;
+    }
+    super({
+      http: new HttpPostClient({ url: u.toString(), ca: opts.ca, maxResponseBytes: opts.maxResponseBytes ?? 64 * 1024 * 1024 }),
+      headers,
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      gzip: opts.gzip ?? false,
+    });
     const q = new URLSearchParams({ filter_path: 'errors,items.*.status,items.*.error.type,items.*.error.reason,error.type,error.reason,status' });
     if (opts.pipeline !== undefined) q.set('pipeline', opts.pipeline);
     this.path = `/_bulk?${q.toString().replace(/%2C/g, ',').replace(/%2A/g, '*')}`;
-    this.headers = { 'content-type': 'application/x-ndjson' };
-    if (opts.apiKey !== undefined) {
-      const key = opts.apiKey.includes(':') ? Buffer.from(opts.apiKey).toString('base64') : opts.apiKey;
-      this.headers.authorization = `ApiKey ${key}`;
-    } else if (opts.username !== undefined) {
-      this.headers.authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ''}`).toString('base64')}`;
-    }
     this.actionHead = Buffer.from(`{"create":{"_index":${JSON.stringify(opts.index ?? 'tlsentry-events')},"_id":`);
-    this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.maxBatchBytes = opts.maxBatchBytes ?? 8 * 1024 * 1024;
-    this.gzip = opts.gzip ?? false;
     this.maxRequests = opts.maxRequestsPerBatch ?? 200;
-  }
-
-  protected shutdown(): void {
-    this.http.close();
   }
 
   protected async run(batch: readonly EventRecord[]): Promise<DeliveryOutcome> {
@@ -307,15 +296,9 @@ export class ElasticsearchTransport extends HttpBatchTransport {
     }
     const parts: Buffer[] = [];
     for (const i of idx) parts.push(run.actions[i]!, run.batch[i]!.line, NL);
-    let body = Buffer.concat(parts);
-    const headers = { ...this.headers };
-    if (this.gzip) {
-      body = await gzip(body);
-      headers['content-encoding'] = 'gzip';
-    }
     this.stats.requests++;
-    const res = await this.http.post(this.path, body, headers, this.timeoutMs);
-    if (res.kind !== 'response') return { kind: 'retry', error: describeFailure(this.kind, res, this.timeoutMs) };
+    const res = await this.postParts(this.path, parts);
+    if (res.kind !== 'response') return res;
     return classify(res.status, res.body, retryAfterMs(res.headers), idx.length);
   }
 }

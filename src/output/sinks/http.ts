@@ -6,9 +6,11 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
 
 import { TlsentryError } from '../../shared/errors.js';
-import type { HttpResult } from '../../shared/http-post.js';
+import type { HttpPostClient, HttpResult } from '../../shared/http-post.js';
 import type { DeliveryOutcome, EventRecord, Transport } from './types.js';
 
 /**
@@ -191,19 +193,55 @@ export class Sleeper {
   }
 }
 
+const gzip = promisify(gzipCb);
+
+/** How a transport's requests go out: the same for every request it makes. */
+export interface HttpBatchTarget {
+  readonly http: HttpPostClient;
+  /** Headers of every request (`content-encoding` is added for gzip). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  /** `Content-Encoding: gzip` request bodies. */
+  readonly gzip: boolean;
+}
+
 /**
  * What the HTTP transports share: `deliver` never rejects (a throw in `run`
- * becomes a retry of the whole batch), and `close` waits for what is in flight.
+ * becomes a retry of the whole batch), `close` waits for what is in flight
+ * and then closes the connections, and one request goes out through `post`.
  */
 export abstract class HttpBatchTransport implements Transport {
   abstract readonly kind: string;
   protected closed = false;
   private readonly inFlight = new Set<Promise<unknown>>();
+  protected readonly http: HttpPostClient;
+  protected readonly headers: Readonly<Record<string, string>>;
+  protected readonly timeoutMs: number;
+  private readonly gzip: boolean;
+
+  constructor(target: HttpBatchTarget) {
+    this.http = target.http;
+    this.headers = target.headers;
+    this.timeoutMs = target.timeoutMs;
+    this.gzip = target.gzip;
+  }
 
   /** One batch's delivery: may throw; `deliver` turns that into a retry. */
   protected abstract run(batch: readonly EventRecord[]): Promise<DeliveryOutcome>;
-  /** Stop waits and close connections (before in-flight calls are awaited). */
-  protected abstract shutdown(): void;
+  /** Stop the transport's own waits (before its connections close and in-flight calls are awaited). */
+  protected shutdown(): void {}
+
+  /** POST `parts` as one body to `path` (gzip'ed if configured): the answer, or the retry a failure to get one means. */
+  protected async postParts(path: string, parts: readonly Buffer[]): Promise<Extract<HttpResult, { kind: 'response' }> | { kind: 'retry'; error: string }> {
+    let body = Buffer.concat(parts);
+    let headers = this.headers;
+    if (this.gzip) {
+      body = await gzip(body);
+      headers = { ...headers, 'content-encoding': 'gzip' };
+    }
+    const res = await this.http.post(path, body, headers, this.timeoutMs);
+    return res.kind === 'response' ? res : { kind: 'retry', error: describeFailure(this.kind, res, this.timeoutMs) };
+  }
 
   async deliver(batch: readonly EventRecord[]): Promise<DeliveryOutcome> {
     if (batch.length === 0) return { retry: [], rejected: [] };
@@ -220,6 +258,7 @@ export abstract class HttpBatchTransport implements Transport {
   async close(): Promise<void> {
     this.closed = true;
     this.shutdown();
+    this.http.close();
     await Promise.allSettled([...this.inFlight]);
   }
 }

@@ -33,8 +33,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { promisify } from 'node:util';
-import { gzip as gzipCb } from 'node:zlib';
 import { z } from 'zod';
 
 import {
@@ -52,8 +50,6 @@ import {
 } from './http.js';
 import type { DeliveryOutcome, EventRecord } from './types.js';
 import { HttpPostClient } from '../../shared/http-post.js';
-
-const gzip = promisify(gzipCb);
 
 /** The `type: splunk_hec` entry of the sinks configuration (YAML keys). */
 export const splunkHecConfigSchema = z.strictObject({
@@ -189,11 +185,9 @@ const CLOSE = Buffer.from('}');
 
 export class SplunkHecTransport extends HttpBatchTransport {
   readonly kind = 'splunk_hec';
-  private readonly http: HttpPostClient;
   private readonly eventPath: string;
   /** `"host":…,"source":…,"sourcetype":…,"index":…,"event":` — the same for every event. */
   private readonly meta: Buffer;
-  private readonly headers: Record<string, string>;
   private readonly useAck: boolean;
   readonly channel: string | undefined;
   /**
@@ -202,24 +196,31 @@ export class SplunkHecTransport extends HttpBatchTransport {
    * each POST still leaves in call order.
    */
   readonly maxInFlight: number;
-  private readonly timeoutMs: number;
   private readonly ackTimeoutMs: number;
   private readonly ackPollMs: number;
   private readonly maxBatchBytes: number;
-  private readonly gzip: boolean;
   private readonly maxRequests: number;
   private readonly sleeper = new Sleeper();
   /** For tests and stats: requests sent, events rejected, acks timed out. */
   readonly stats = { requests: 0, ackPolls: 0, ackTimeouts: 0, rejected: 0 };
 
   constructor(opts: SplunkHecOptions) {
-    super();
     const u = new URL(opts.url);
     // Accept a URL pasted with the endpoint; keep any proxy prefix before it.
     const m = /^(.*?)\/services\/collector(?:\/event(?:\/1\.0)?)?\/?$/.exec(u.pathname);
-    this.eventPath = m && u.pathname.endsWith('/1.0') ? '/services/collector/event/1.0' : '/services/collector/event';
+    const eventPath = m && u.pathname.endsWith('/1.0') ? '/services/collector/event/1.0' : '/services/collector/event';
     if (m) u.pathname = m[1] || '/';
-    this.http = new HttpPostClient({ url: u.toString(), ca: opts.ca, maxResponseBytes: 1024 * 1024 });
+    const useAck = opts.useAck ?? false;
+    const channel = opts.channel ?? (useAck ? randomUUID() : undefined);
+    const headers: Record<string, string> = { authorization: `Splunk ${opts.token}`, 'content-type': 'application/json' };
+    if (channel !== undefined) headers['x-splunk-request-channel'] = channel;
+    super({
+      http: new HttpPostClient({ url: u.toString(), ca: opts.ca, maxResponseBytes: 1024 * 1024 }),
+      headers,
+      timeoutMs: opts.timeoutMs ?? 15_000,
+      gzip: opts.gzip ?? false,
+    });
+    this.eventPath = eventPath;
     const meta: Record<string, string> = {
       host: opts.host ?? hostname(),
       source: opts.source ?? 'tlsentry',
@@ -227,22 +228,17 @@ export class SplunkHecTransport extends HttpBatchTransport {
     };
     if (opts.index !== undefined) meta.index = opts.index;
     this.meta = Buffer.from(`${JSON.stringify(meta).slice(1, -1)},"event":`);
-    this.useAck = opts.useAck ?? false;
-    this.channel = opts.channel ?? (this.useAck ? randomUUID() : undefined);
-    this.maxInFlight = this.useAck ? 4 : 1;
-    this.headers = { authorization: `Splunk ${opts.token}`, 'content-type': 'application/json' };
-    if (this.channel !== undefined) this.headers['x-splunk-request-channel'] = this.channel;
-    this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.useAck = useAck;
+    this.channel = channel;
+    this.maxInFlight = useAck ? 4 : 1;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 60_000;
     this.ackPollMs = opts.ackPollMs ?? 1_000;
     this.maxBatchBytes = opts.maxBatchBytes ?? 1024 * 1024;
-    this.gzip = opts.gzip ?? false;
     this.maxRequests = opts.maxRequestsPerBatch ?? 200;
   }
 
-  protected shutdown(): void {
+  protected override shutdown(): void {
     this.sleeper.cancel();
-    this.http.close();
   }
 
   protected async run(batch: readonly EventRecord[]): Promise<DeliveryOutcome> {
@@ -342,18 +338,10 @@ export class SplunkHecTransport extends HttpBatchTransport {
     // `{"time":<sec.ms>,<meta>"event":<line>}` per event, spliced, never parsed and re-stringified.
     const parts: Buffer[] = [];
     for (const i of idx) parts.push(run.heads[i]!, this.meta, run.batch[i]!.line, CLOSE);
-    let body = Buffer.concat(parts);
-    const headers = { ...this.headers };
-    if (this.gzip) {
-      body = await gzip(body);
-      headers['content-encoding'] = 'gzip';
-    }
     this.stats.requests++;
-    const res = await this.http.post(this.eventPath, body, headers, this.timeoutMs);
-    if (res.kind !== 'response') {
-      // An answer too large to read is not a HEC answer: HEC says little.
-      return { kind: 'retry', error: describeFailure(this.kind, res, this.timeoutMs) };
-    }
+    const res = await this.postParts(this.eventPath, parts);
+    // An answer too large to read is not a HEC answer: HEC says little.
+    if (res.kind !== 'response') return res;
     return classify(res.status, res.body, retryAfterMs(res.headers));
   }
 
