@@ -4,6 +4,8 @@
 # helpers and of the capture's recipe). Needs root (network namespace) when it must generate.
 #
 #   bash bench/gen-captures.sh [--force]
+#   bash bench/gen-captures.sh --list      # the captures it makes (one gen_ recipe each)
+#   BENCH_CAPTURES="tls-bulk" bash bench/gen-captures.sh   # only these
 #
 #   bench/.cache/tls-bulk.pcap        >= 500 MB of MTU-sized TLS: 6 parallel 64 MiB
 #                                     downloads, 3 parallel 48 MiB uploads and 300
@@ -29,7 +31,6 @@ cache=$root/bench/.cache
 mkdir -p "$cache"
 force=${1:-}
 
-captures=(${BENCH_CAPTURES:-tls-bulk tls-handshakes tls-handshakes-large})
 # A capture's stamp hashes the shared helpers and its own recipe (its gen_ function,
 # defined below), so changing one recipe regenerates that capture only.
 stamp_of() {
@@ -84,6 +85,10 @@ gen_tls_handshakes_large() {
   handshakes 90000
 }
 
+# Every capture is a gen_ function: the list is theirs.
+all=$(declare -F | sed -n 's/^declare -f gen_//p' | tr _ - | tr '\n' ' ')
+[ "$force" = --list ] && { echo "$all"; exit 0; }
+captures=(${BENCH_CAPTURES:-$all})
 todo=()
 for name in "${captures[@]}"; do
   declare -F "gen_${name//-/_}" >/dev/null || pg_die "no recipe for capture $name"

@@ -22,7 +22,7 @@ cd "$root"
 cache=bench/.cache
 runs=${BENCH_RUNS:-3}
 tools=(${BENCH_TOOLS:-tlsentry tshark ndpiReader tcpdump cat})
-captures=(${BENCH_CAPTURES:-tls-bulk tls-handshakes tls-handshakes-large})
+captures=(${BENCH_CAPTURES:-$(bash bench/gen-captures.sh --list)})
 out=${BENCH_OUT:-/tmp/tlsentry-bench}
 mkdir -p "$out"
 
@@ -31,7 +31,7 @@ log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
 gen_args=()
 [ -n "${BENCH_REGEN:-}" ] && gen_args=(--force)
-bash bench/gen-captures.sh "${gen_args[@]}" || { log "error: could not prepare the captures"; exit 1; }
+BENCH_CAPTURES="${captures[*]}" bash bench/gen-captures.sh "${gen_args[@]}" || { log "error: could not prepare the captures"; exit 1; }
 
 # cmd_for TOOL FILE: the command line measured for TOOL (empty if not available).
 cmd_for() {
