@@ -12,7 +12,7 @@
  * follows. A line is never split across two files. External logrotate with
  * SIGHUP (`reopen`) keeps working and needs no rotation here.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, write, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlink, write, writeSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { EventRecord, Sink, SinkCounters } from './types.js';
 
@@ -38,6 +38,9 @@ export interface FileSinkOptions {
    * regular file opened without O_APPEND (standard output, pipes and devices
    * cannot seek; an O_APPEND file writes where the kernel says, so writes must
    * stay in order).
+   *
+   * It also replaces an existing output file instead of truncating it: the old
+   * file is renamed aside and unlinked in the thread pool (see `setAside`).
    */
   writeBehind?: boolean;
 }
@@ -99,12 +102,16 @@ export class BufferedFileSink {
   /** The first error of a background write, thrown by the next call that writes. */
   private backgroundError: Error | null = null;
   private drainWaiters: (() => void)[] = [];
+  /** Old output files set aside so far (their names must not collide). */
+  private setAsideCount = 0;
 
   /** `append`: add to an existing file (a long-running sensor) instead of truncating it. */
   constructor(target: string, size = 1024 * 1024, options: FileSinkOptions = {}) {
     this.target = target;
     this.append = options.append === true;
     this.now = options.now ?? Date.now;
+    // Used only where writes are positional (a regular file without O_APPEND: `positional`).
+    this.writeBehind = options.writeBehind === true;
     const stdout = target === '-';
     this.rotateBytes = stdout ? 0 : options.rotate?.maxBytes ?? 0;
     this.intervalMs = stdout ? 0 : (options.rotate?.intervalSec ?? 0) * 1000;
@@ -116,8 +123,6 @@ export class BufferedFileSink {
       this.fd = this.openTarget();
       this.ownsFd = true;
     }
-    // Used only where writes are positional (a regular file without O_APPEND: `positional`).
-    this.writeBehind = options.writeBehind === true;
     this.bufferBytes = size;
     this.buf = Buffer.allocUnsafe(size);
   }
@@ -127,6 +132,7 @@ export class BufferedFileSink {
     if (this.intervalMs > 0) this.rotateAtMs = (Math.floor(this.openedAtMs / this.intervalMs) + 1) * this.intervalMs;
     if (!append) {
       this.fileBytes = 0;
+      if (this.writeBehind) this.setAside();
       const fd = openSync(this.target, 'w');
       // `-o /dev/stdout` or a FIFO: written in order, where the file descriptor is.
       this.positional = fstatSync(fd).isFile();
@@ -149,6 +155,38 @@ export class BufferedFileSink {
       if (last[0] !== 0x0a) this.fileBytes += writeSync(fd, '\n');
     }
     return fd;
+  }
+
+  /**
+   * Move an existing output file out of the way and unlink it in the thread
+   * pool. Truncating it on open frees its page-cache pages and blocks in the
+   * kernel meanwhile: 0.18 s for the 480 MB written by the large handshake
+   * benchmark, ~10 % of a re-run over the same output. Only a plain file with
+   * one name is replaced — a symlink or a hard-linked file is truncated as
+   * before, so every name keeps pointing at the output. The replacement gets
+   * default permissions, as a file created anew. Counted as a write in flight,
+   * so `drained()` (and so `close()`) waits for the unlink.
+   */
+  private setAside(): void {
+    let st;
+    try {
+      st = lstatSync(this.target);
+    } catch {
+      return; // not there (or not visible): open creates it
+    }
+    if (!st.isFile() || st.nlink !== 1 || st.size === 0) return;
+    const aside = join(dirname(this.target), `.${basename(this.target)}.replaced-${process.pid}-${++this.setAsideCount}`);
+    try {
+      renameSync(this.target, aside);
+    } catch {
+      return; // e.g. no write permission on the directory: truncate instead
+    }
+    this.inFlight++;
+    unlink(aside, (err) => {
+      if (err !== null) this.backgroundError ??= err;
+      this.inFlight--;
+      if (this.inFlight === 0) this.onIdle();
+    });
   }
 
   /**

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { linkSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BufferedFileSink, FileSink } from '../../../src/output/sinks/file.js';
 import { outputConfig, parseSinkArg } from '../../../src/output/sinks/config.js';
@@ -103,6 +103,39 @@ test('write-behind: a background write error (ENOSPC on a full tmpfs) surfaces a
   } finally {
     execFileSync('umount', [dir]);
   }
+});
+
+test('write-behind replaces an existing output (new inode, old one unlinked by close); a symlink or a hard-linked file is truncated through', async () => {
+  const dir = tempDir();
+  const line = Buffer.from('{"new":1}\n');
+  const write = async (path: string): Promise<void> => {
+    const s = new FileSink('file', path, { writeBehind: true, bufferBytes: 4096 });
+    s.writeBytes(line, line.length);
+    await s.close();
+  };
+  // A plain file: replaced, and nothing is left beside it once close() settles.
+  const plain = join(dir, 'events.ndjson');
+  writeFileSync(plain, 'old\n'.repeat(5000));
+  const before = statSync(plain).ino;
+  await write(plain);
+  assert.equal(readFileSync(plain, 'utf8'), line.toString());
+  assert.notEqual(statSync(plain).ino, before, 'a new file, not the old one truncated');
+  assert.deepEqual(readdirSync(dir), ['events.ndjson'], 'the old file set aside is unlinked');
+  // A symlink: the file it points at gets the output; the link stays a link.
+  const real = join(dir, 'real.ndjson'), link = join(dir, 'link.ndjson');
+  writeFileSync(real, 'old\n');
+  symlinkSync(real, link);
+  await write(link);
+  assert.equal(readFileSync(real, 'utf8'), line.toString());
+  assert.equal(readFileSync(link, 'utf8'), line.toString());
+  // Two names for one file: both still name the output.
+  const a = join(dir, 'a.ndjson'), b = join(dir, 'b.ndjson');
+  writeFileSync(a, 'old\n');
+  linkSync(a, b);
+  await write(a);
+  assert.equal(readFileSync(b, 'utf8'), line.toString());
+  assert.equal(statSync(a).ino, statSync(b).ino);
+  assert.deepEqual(readdirSync(dir).sort(), ['a.ndjson', 'b.ndjson', 'events.ndjson', 'link.ndjson', 'real.ndjson']);
 });
 
 test('time rotation is aligned to the clock; SIGHUP-style reopen and append mode still work', () => {
