@@ -315,8 +315,22 @@ export class Sensor {
     void p.finally(() => this.pending.delete(p));
   }
 
-  /** Write the flow's event and, when detection is on, judge it. `extras` is the flow's own (the verdict is put in it). */
+  /**
+   * Write the flow's event and, when detection is on, judge it. `extras` is
+   * the flow's own (the verdict is put in it). Then nothing refers to the
+   * flow any more (events are serialised when written; the detector copies
+   * what it keeps): the table may reuse it.
+   */
   private complete(f: Flow, extras: FlowExtras, verdict: ChainVerdict | null, qid: string | null, outcome: Outcome | undefined): void {
+    try {
+      this.report(f, extras, verdict, qid, outcome);
+    } finally {
+      this.interimDone.delete(f);
+      this.table.release(f);
+    }
+  }
+
+  private report(f: Flow, extras: FlowExtras, verdict: ChainVerdict | null, qid: string | null, outcome: Outcome | undefined): void {
     if (verdict !== null) {
       this.countVerdict(verdict);
       extras.verdict = verdict;

@@ -20,6 +20,9 @@ import { ReassemblyBudget, A_DATA_AFTER_RST, A_SYN_SEQ_CHANGE } from './tcp-stre
 export const A_EVICTED = defineAnomaly('flow.table.evicted', 'the flow table was full: the least recently active flow was ended early (still reported)');
 export const A_TIME_BACKWARDS = defineAnomaly('flow.time_went_backwards', 'a packet is older than one already seen (unsorted capture)');
 
+/** Released flows kept for reuse (~1 KB each with their streams). */
+const MAX_FREE = 16384;
+
 export interface FlowTableOptions {
   /** Most flows tracked at once; beyond it the least recently active is evicted. */
   maxFlows?: number;
@@ -65,6 +68,14 @@ export class FlowTable {
   private openTail: Flow | null = null;
   private closedHead: Flow | null = null;
   private closedTail: Flow | null = null;
+
+  /**
+   * Ended flows handed back by `release`, reused by `create`. A TLS handshake
+   * flow lives tens of milliseconds: allocated anew, its objects survive a
+   * scavenge or two, are copied each time and die in the old generation.
+   * Pooled, they stay where they are. At most MAX_FREE are kept.
+   */
+  private readonly free: Flow[] = [];
 
   private serial = 0;
   private now = 0;
@@ -148,7 +159,9 @@ export class FlowTable {
 
   private create(v: PacketView, hash: number): Flow {
     if (this.stats.active >= this.maxFlows) this.evictOne();
-    const f = new Flow(++this.serial, v.tsMicros, v.ipVersion);
+    let f = this.free.pop();
+    if (f === undefined) f = new Flow(++this.serial, v.tsMicros, v.ipVersion);
+    else f.reset(++this.serial, v.tsMicros, v.ipVersion);
     // Who is the client: the SYN sender; else the TLS ClientHello sender; else the ephemeral port.
     const synAck = v.tcpFlags & (TCP_SYN | TCP_ACK);
     let senderIsClient = true;
@@ -294,10 +307,28 @@ export class FlowTable {
     f.toServer.dispose(this.budget);
     f.toClient.dispose(this.budget);
     if (f.parser !== null && f.parser.onEnd !== undefined) f.parser.onEnd();
+    f.ended = true;
     this.stats.active--;
     this.stats.flowsEnded++;
     this.stats.endReasons[reason]++;
     this.onEnd(f);
+  }
+
+  /**
+   * The caller is done with an ended flow and its parser's results (its
+   * event written, nothing holds either): the table may reuse the object for
+   * a new flow, and the parser's factory the parser (`StreamParser.release`). Optional — a flow
+   * never released is simply collected. A flow still in the table, or
+   * released twice, is refused (returns false), never reused while live.
+   */
+  release(f: Flow): boolean {
+    if (!f.ended) return false;
+    f.ended = false;
+    if (f.parser !== null && f.parser.release !== undefined) f.parser.release();
+    f.parser = null;
+    f.externalId = null;
+    if (this.free.length < MAX_FREE) this.free.push(f);
+    return true;
   }
 
   // --- LRU lists -----------------------------------------------------------

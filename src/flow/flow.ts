@@ -22,8 +22,8 @@ export const FLOW_CLOSED = 1;
  * "server" the responder. Stream 0 carries client → server bytes.
  */
 export class Flow {
-  /** Sequence number within the run, for stable ordering and ids. */
-  readonly serial: number;
+  /** Sequence number within the run, for stable ordering and ids (set again when the table reuses the object). */
+  serial: number;
   ipVersion: number;
   c0: number; c1: number; c2: number; c3: number;
   s0: number; s1: number; s2: number; s3: number;
@@ -64,6 +64,8 @@ export class Flow {
   lruPrev: Flow | null = null;
   lruNext: Flow | null = null;
   inClosedList = false;
+  /** The table ended the flow (its event may still be pending); only then may it be released for reuse. */
+  ended = false;
 
   constructor(serial: number, ts: number, ipVersion: number) {
     this.serial = serial;
@@ -76,6 +78,42 @@ export class Flow {
     this.vlanId = 0;
     this.toServer = new TcpStream(0);
     this.toClient = new TcpStream(1);
+  }
+
+  /**
+   * Back to the state of `new Flow(serial, ts, ipVersion)`, its streams
+   * included: the FlowTable reuses ended flows (see `FlowTable.release`).
+   * test/flow/flow-pool.test.ts checks a reset flow against a new one, so a
+   * field added without a line here fails it.
+   */
+  reset(serial: number, ts: number, ipVersion: number): void {
+    this.serial = serial;
+    this.ipVersion = ipVersion;
+    this.c0 = this.c1 = this.c2 = this.c3 = 0;
+    this.s0 = this.s1 = this.s2 = this.s3 = 0;
+    this.cPort = this.sPort = 0;
+    this.vlanId = 0;
+    this.clientBy = 'port';
+    this.firstTs = ts;
+    this.lastTs = ts;
+    this.state = FLOW_OPEN;
+    this.endReason = 'end_of_input';
+    this.toServer.reset(0);
+    this.toClient.reset(1);
+    this.parser = null;
+    this.sawPayload = false;
+    this.externalId = null;
+    this.hist0 = 0;
+    this.hist1 = 0;
+    this.histLen = 0;
+    this.histTail = '';
+    this.historyMask = 0;
+    this.hash = 0;
+    this.bucketNext = null;
+    this.lruPrev = null;
+    this.lruNext = null;
+    this.inClosedList = false;
+    this.ended = false;
   }
 
   /** Swap client and server (only before any payload was delivered). */

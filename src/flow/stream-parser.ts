@@ -35,6 +35,13 @@ export interface StreamParser {
   opaqueBytes?(dir: Direction): number;
   /** The flow ended (after the last bytes and gaps were delivered): report what was cut short. */
   onEnd?(): void;
+  /**
+   * Whoever read the parser's results after the flow ended is done with them
+   * (FlowTable.release): the parser and what it produced may be reused for
+   * another flow by the factory that made it. Not called for every parser;
+   * one never released is simply collected.
+   */
+  release?(): void;
 }
 
 /** Chooses a parser for a new flow (or none). Called once per flow. */

@@ -110,6 +110,41 @@ export class TcpStream {
     this.dir = dir;
   }
 
+  /**
+   * Back to the state of `new TcpStream(dir)`, for a pooled flow (FlowTable
+   * reuses ended flows: short-lived connections otherwise fill the young
+   * generation with objects that survive a scavenge or two and die old).
+   * Every field is set again; test/flow/flow-pool.test.ts checks a reset
+   * stream against a new one, so a field added without a line here fails it.
+   */
+  reset(dir: Direction): void {
+    this.dir = dir;
+    this.packets = 0;
+    this.ipBytes = 0;
+    this.based = false;
+    this.base = 0;
+    this.nextRel = 0;
+    this.maxRel = 0;
+    this.missed = 0;
+    this.ackedRel = -1;
+    this.synSeen = false;
+    this.isn = 0;
+    this.finSeen = false;
+    this.finRel = 0;
+    this.rstSeen = false;
+    this.retransmits = 0;
+    this.gaps = 0;
+    this.zeroWindows = 0;
+    this.held = null;
+    this.heldBytes = 0;
+    this.offered = 0;
+    this.parserOff = false;
+    this.pending = null;
+    this.pendingLen = 0;
+    this.skip = 0;
+    this.altIsns = NO_ISNS;
+  }
+
   /** Absolute sequence number of the next expected byte. */
   private absNext(): number {
     return (this.base + this.nextRel) >>> 0;

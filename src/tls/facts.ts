@@ -139,6 +139,21 @@ export function newSideFacts(certificates: Buffer[] = []): TlsSideFacts {
   };
 }
 
+/** `sf` back to `newSideFacts(certificates)`'s values, in place (a pooled parser). */
+export function resetSideFacts(sf: TlsSideFacts, certificates: Buffer[]): void {
+  sf.handshakeRecords = 0;
+  sf.changeCipherSpecRecords = 0;
+  sf.alertRecords = 0;
+  sf.applicationDataRecords = 0;
+  sf.applicationDataBytes = 0;
+  sf.encryptedHandshakeRecords = 0;
+  sf.heartbeatRecords = 0;
+  sf.sslv2Records = 0;
+  sf.certificates = certificates;
+  sf.certificatesMicros = null;
+  sf.encrypted = false;
+}
+
 export function newSessionFacts(): TlsSessionFacts {
   return makeSessionFacts([], [], [], []);
 }
@@ -189,4 +204,61 @@ export function makeSessionFacts(
     history: '',
     anomalies,
   };
+}
+
+/**
+ * @internal `f` back to `makeSessionFacts`'s values, in place, with `client`
+ * and `server` its two side facts in their original roles (a pooled parser:
+ * nothing else refers to `f` any more). test/tls/parser-pool.test.ts checks
+ * the result against new facts, so a field added to `makeSessionFacts`
+ * without a line here fails it.
+ */
+export function resetSessionFacts(
+  f: TlsSessionFacts,
+  client: TlsSideFacts,
+  server: TlsSideFacts,
+  anomalies: string[],
+  alpnOffered: readonly string[],
+  clientCertificates: Buffer[],
+  serverCertificates: Buffer[],
+): void {
+  f.detected = false;
+  f.prefix = null;
+  f.midstream = false;
+  f.clientDirection = 0;
+  f.clientHello = null;
+  f.serverHello = null;
+  f.retryRequest = null;
+  f.clientHelloCount = 0;
+  f.serverHelloCount = 0;
+  f.helloRetryRequest = false;
+  f.rawClientHello = null;
+  f.rawServerHello = null;
+  f.version = null;
+  f.versionName = null;
+  f.cipher = null;
+  f.cipherName = null;
+  f.sni = null;
+  f.alpnOffered = alpnOffered;
+  f.alpnSelected = null;
+  f.ech = false;
+  f.ja3 = null;
+  f.ja3String = null;
+  f.ja3s = null;
+  f.ja3sString = null;
+  f.ja4 = null;
+  f.ja4_r = null;
+  f.ja4_o = null;
+  f.ja4_ro = null;
+  f.ja4s = null;
+  f.ja4s_r = null;
+  resetSideFacts(client, clientCertificates);
+  resetSideFacts(server, serverCertificates);
+  f.client = client;
+  f.server = server;
+  f.established = false;
+  f.resumed = false;
+  f.lastAlert = null;
+  f.history = '';
+  f.anomalies = anomalies;
 }

@@ -27,9 +27,17 @@ export { cipherSuiteName } from './cipher-names.js';
  *
  * `counters` are the run's anomaly counters; each session also lists the
  * anomaly names it saw in `facts.anomalies`. Call `parser.finish()` (or
- * `onEnd()`) when the flow ends, then read `parser.facts`.
+ * `onEnd()`) when the flow ends, then read `parser.facts`; `release()` once
+ * done with them lets the factory reuse the parser and its facts.
  */
 export function createTlsParserFactory(counters: AnomalyCounters, options: TlsParserOptions = {}): StreamParserFactory {
   const resolved = resolveOptions(options);
-  return (flow: FlowFacts) => new TlsParser(counters, resolved, flow);
+  // Parsers released by the flow table (StreamParser.release), reused for new flows.
+  const pool: TlsParser[] = [];
+  return (flow: FlowFacts) => {
+    const p = pool.pop();
+    if (p === undefined) return new TlsParser(counters, resolved, flow, pool);
+    p.reuse(flow);
+    return p;
+  };
 }

@@ -35,7 +35,7 @@ import {
   SSLV2,
   versionName,
 } from './constants.js';
-import { makeSessionFacts, type TlsAlert, type TlsSessionFacts, type TlsSideFacts } from './facts.js';
+import { makeSessionFacts, resetSessionFacts, type TlsAlert, type TlsSessionFacts, type TlsSideFacts } from './facts.js';
 import { HelloMemo } from './hello-memo.js';
 import { HandshakeAssembler, pushWholeMessages, type HandshakeSink } from './handshake.js';
 import {
@@ -181,6 +181,8 @@ const TENTATIVE_LINES = 2;
 const MAX_RESYNC_SCAN = 64 * 1024;
 const MAX_HISTORY = 100;
 const MAX_SESSION_ANOMALIES = 32;
+/** Released parsers a factory keeps for reuse (~1.5 KB each with their facts). */
+const MAX_POOLED = 16384;
 
 /** Zeek's ssl_history letters per handshake type (lower case; client's upper-cased). */
 function historyLetter(type: number): string {
@@ -256,6 +258,30 @@ interface Side {
   tentative: boolean;
 }
 
+/** `s` back to `newSide()`'s values (a pooled parser). */
+function resetSide(s: Side): void {
+  s.mode = M_START;
+  s.needed = 1;
+  s.pending = 0;
+  s.afterGap = false;
+  s.afterPrefix = false;
+  s.hs = null;
+  s.recRemaining = 0;
+  s.hsBroken = false;
+  s.recordVersion = 0;
+  s.resync = false;
+  s.resyncScanned = 0;
+  s.startedWithHandshake = false;
+  s.v2 = false;
+  s.v2Session = false;
+  s.opaque = 0;
+  s.framing = FRAME_LINE;
+  s.prefixBytes = 0;
+  s.lines = 0;
+  s.stage = 0;
+  s.tentative = false;
+}
+
 function newSide(): Side {
   return {
     mode: M_START,
@@ -311,15 +337,63 @@ export class TlsParser implements StreamParser, HandshakeSink {
   /** The client asked for TLS in a plaintext prefix (STARTTLS, CONNECT, ...). */
   private upgradeRequested = false;
 
+  /** Released parsers of the factory that made this one (`release`), or null: not pooled. */
+  private readonly pool: TlsParser[] | null;
+  /** Released and not yet reused: its facts were cleared (nothing may read them). */
+  private released = false;
+
   constructor(
     private readonly counters: AnomalyCounters,
     options: TlsParserOptions | ResolvedOptions = {},
     /** The flow served, for the capture time of certificates (none: no times). */
-    private readonly flow: FlowFacts | null = null,
+    private flow: FlowFacts | null = null,
+    pool: TlsParser[] | null = null,
   ) {
     this.opts = 'ja4s' in options ? (options as ResolvedOptions) : resolveOptions(options as TlsParserOptions);
     this.facts = this.f;
     this.dirFacts = [this.f.client, this.f.server];
+    this.pool = pool;
+  }
+
+  /**
+   * For `flow`, a parser `release` put back in its factory's pool
+   * (`createTlsParserFactory` reuses released parsers: a handshake-only
+   * flow's parser, sides and facts otherwise live just long enough to be
+   * copied by the scavenger and die in the old generation).
+   */
+  reuse(flow: FlowFacts | null): void {
+    this.flow = flow;
+    this.released = false;
+  }
+
+  /**
+   * StreamParser: the facts have been read. The parser goes back to the
+   * state of a new one at once — so a pooled parser pins no certificates,
+   * hellos or buffers of its last flow — and into its factory's pool (at
+   * most MAX_POOLED are kept). test/tls/parser-pool.test.ts checks a reused
+   * parser against a new one, field by field, and that it analyses the next
+   * session as a new parser does.
+   */
+  release(): void {
+    const pool = this.pool;
+    if (pool === null || this.released) return;
+    this.released = true;
+    this.flow = null;
+    resetSide(this.sides[0]);
+    resetSide(this.sides[1]);
+    resetSessionFacts(this.f, this.dirFacts[0], this.dirFacts[1], NO_ANOMALIES, NO_NAMES, NO_CERTIFICATES, NO_CERTIFICATES);
+    this.hsDir = 0;
+    this.finished = false;
+    this.helloSeen = false;
+    this.serverHelloSeen = false;
+    this.tls13 = false;
+    this.clientFinishedSeen = false;
+    this.clientKeyExchangeSeen = false;
+    this.ticketWithEmptySession = false;
+    this.v2Encrypted = false;
+    this.midstreamNoted = false;
+    this.upgradeRequested = false;
+    if (pool.length < MAX_POOLED) pool.push(this);
   }
 
   // --- StreamParser ----------------------------------------------------------
