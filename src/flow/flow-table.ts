@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { defineAnomaly, type AnomalyCounters } from '../shared/anomalies.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type PacketView } from '../decode/packet-view.js';
 import {
@@ -19,6 +20,9 @@ import { ReassemblyBudget, A_DATA_AFTER_RST, A_SYN_SEQ_CHANGE } from './tcp-stre
 
 export const A_EVICTED = defineAnomaly('flow.table.evicted', 'the flow table was full: the least recently active flow was ended early (still reported)');
 export const A_TIME_BACKWARDS = defineAnomaly('flow.time_went_backwards', 'a packet is older than one already seen (unsorted capture)');
+
+/** Bucket array size to start with (grows by doubling). */
+const MIN_BUCKETS = 1024;
 
 /** Released flows kept for reuse (~1 KB each with their streams). */
 const MAX_FREE = 16384;
@@ -47,13 +51,22 @@ export interface FlowTableStats {
 }
 
 /**
- * All TCP flows in progress. Lookup is by a symmetric hash of the two
- * endpoints into a Map of chained buckets (numbers only, no per-packet
+ * All TCP flows in progress. Lookup is by a symmetric, keyed hash of the two
+ * endpoints into an array of chained buckets (numbers only, no per-packet
  * strings). Two LRU lists — open flows and closed-but-lingering flows — give
  * O(1) idle expiry and eviction.
+ *
+ * The hash is seeded with a random key per table (Suricata's flow hash_rand):
+ * bucket indexes are low hash bits, and a capture crafted to put many flows
+ * in one bucket would otherwise make every lookup walk them all. The
+ * buckets are a plain array, not a Map: a Map of this churn (a set and a
+ * delete per short connection) reallocates its tables over and over.
  */
 export class FlowTable {
-  private readonly buckets = new Map<number, Flow>();
+  /** Chain heads by `hash & mask`; doubled when the flows outnumber them (never past maxFlows' power of two). */
+  private buckets: (Flow | null)[] = new Array<Flow | null>(MIN_BUCKETS).fill(null);
+  private mask = MIN_BUCKETS - 1;
+  private readonly seed: number = randomBytes(4).readInt32LE(0);
   private readonly maxFlows: number;
   private readonly idleMicros: number;
   private readonly lingerMicros: number;
@@ -112,8 +125,10 @@ export class FlowTable {
       this.counters.inc(A_TIME_BACKWARDS);
     }
 
-    const hash = (endpointHash(v.src0, v.src1, v.src2, v.src3, v.srcPort) ^ endpointHash(v.dst0, v.dst1, v.dst2, v.dst3, v.dstPort)) & 0x3fffffff;
-    let f = this.buckets.get(hash) ?? null;
+    const seed = this.seed;
+    const hash =
+      (endpointHash(seed, v.src0, v.src1, v.src2, v.src3, v.srcPort) ^ endpointHash(seed, v.dst0, v.dst1, v.dst2, v.dst3, v.dstPort)) & 0x3fffffff;
+    let f = this.buckets[hash & this.mask];
     let dir = 0;
     while (f !== null) {
       if (f.ipVersion === v.ipVersion) {
@@ -186,9 +201,10 @@ export class FlowTable {
     }
     f.vlanId = v.vlanId;
     f.hash = hash;
-    const head = this.buckets.get(hash);
-    f.bucketNext = head ?? null;
-    this.buckets.set(hash, f);
+    if (this.stats.active >= this.buckets.length) this.grow();
+    const i = hash & this.mask;
+    f.bucketNext = this.buckets[i];
+    this.buckets[i] = f;
     if (this.parserFactory !== null) f.parser = this.parserFactory(f);
     this.stats.flowsCreated++;
     this.stats.active++;
@@ -289,12 +305,12 @@ export class FlowTable {
     f.endReason = reason;
     this.unlinkLru(f);
     // unlink from bucket chain
-    const head = this.buckets.get(f.hash);
+    const i = f.hash & this.mask;
+    const head = this.buckets[i];
     if (head === f) {
-      if (f.bucketNext === null) this.buckets.delete(f.hash);
-      else this.buckets.set(f.hash, f.bucketNext);
+      this.buckets[i] = f.bucketNext;
     } else {
-      let p = head ?? null;
+      let p = head;
       while (p !== null && p.bucketNext !== f) p = p.bucketNext;
       if (p !== null) p.bucketNext = f.bucketNext;
     }
@@ -329,6 +345,36 @@ export class FlowTable {
     f.externalId = null;
     if (this.free.length < MAX_FREE) this.free.push(f);
     return true;
+  }
+
+  /** Twice the buckets, every flow rechained by its kept hash (amortised O(1) per flow). */
+  private grow(): void {
+    const old = this.buckets;
+    const size = old.length * 2;
+    const buckets = new Array<Flow | null>(size).fill(null);
+    const mask = size - 1;
+    for (let head of old) {
+      while (head !== null) {
+        const next = head.bucketNext;
+        const i = head.hash & mask;
+        head.bucketNext = buckets[i];
+        buckets[i] = head;
+        head = next;
+      }
+    }
+    this.buckets = buckets;
+    this.mask = mask;
+  }
+
+  /** Longest bucket chain (tests: the keyed hash spreads flows). */
+  longestChain(): number {
+    let longest = 0;
+    for (let f of this.buckets) {
+      let n = 0;
+      for (; f !== null; f = f.bucketNext) n++;
+      if (n > longest) longest = n;
+    }
+    return longest;
   }
 
   // --- LRU lists -----------------------------------------------------------
@@ -393,9 +439,9 @@ function reasonFor(f: Flow): FlowEndReason {
   return 'tuple_reuse';
 }
 
-/** Mix one endpoint (address words and port) into 32 bits. */
-function endpointHash(w0: number, w1: number, w2: number, w3: number, port: number): number {
-  let h = Math.imul(port ^ 0x9e3779b9, 0x85ebca6b);
+/** Mix one endpoint (address words and port) into 32 bits, keyed by `seed`. */
+function endpointHash(seed: number, w0: number, w1: number, w2: number, w3: number, port: number): number {
+  let h = Math.imul(port ^ seed, 0x85ebca6b);
   h = Math.imul(h ^ w0, 0xcc9e2d51);
   h = Math.imul((h << 15) | (h >>> 17), 0x1b873593);
   h = Math.imul(h ^ w1, 0xcc9e2d51);

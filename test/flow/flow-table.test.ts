@@ -246,6 +246,20 @@ test('a full table evicts the least recently active flow, counts it, and still r
   assert.equal(t.stats.flowsCreated, t.stats.flowsEnded);
 });
 
+test('the bucket array grows with the flows; every flow is found again; chains stay short (keyed hash)', () => {
+  const { t, ended } = table({ maxFlows: 50_000 });
+  const n = 20_000;
+  // Clients that differ in one address bit or one port step: the inputs an unkeyed low-bit index does worst on.
+  const client = (i: number) => ({ ip: 0x0a000000 + (i >>> 4), port: 40000 + (i & 15) * 1024 });
+  for (let i = 0; i < n; i++) t.process(tcpView({ ts: 10 + i, fromClient: true, seq: 1, flags: F.SYN, client: client(i), server: SERVER }));
+  for (let i = n - 1; i >= 0; i--) t.process(tcpView({ ts: 10 + n + i, fromClient: false, seq: 7, ack: 2, flags: F.SA, client: client(i), server: SERVER }));
+  assert.equal(t.stats.flowsCreated, n, 'no flow was missed by a lookup after the table grew');
+  assert.ok(t.longestChain() <= 12, `longest chain ${t.longestChain()}`);
+  t.flush();
+  assert.equal(ended.length, n);
+  assert.ok(ended.every((f) => f.history === 'Sh'), 'both packets of every flow on the same flow');
+});
+
 test('idle flows time out by packet time; closed flows after their linger', () => {
   const { t, ended } = table({ idle: 60 });
   t.process(tcpView({ ts: 1e6, fromClient: true, seq: 1, flags: F.SYN, client: { ip: 1, port: 1111 } }));
