@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runRead } from '../src/cli/pipeline.js';
-import type { Flow } from '../src/flow/index.js';
+import { FlowTable, type Flow } from '../src/flow/index.js';
 import { EventWriter } from '../src/output/writer.js';
 import { FlowEventJson, JsonLine } from '../src/output/flow-json.js';
 import type { FlowExtras } from '../src/output/schema.js';
@@ -36,8 +36,11 @@ if (input === undefined) {
   cleanup = () => rmSync(dir, { recursive: true, force: true });
 }
 
-// Keep every flow with its extras, as the writer received them.
+// Keep every flow with its extras, as the writer received them; the table must
+// not reuse the flows and their parsers' facts (FlowTable.release) meanwhile.
 const flows: [Flow, FlowExtras][] = [];
+const release = FlowTable.prototype.release;
+FlowTable.prototype.release = () => false;
 const writeFlow = EventWriter.prototype.writeFlow;
 EventWriter.prototype.writeFlow = function (this: EventWriter, f: Flow, x: FlowExtras = {}) {
   flows.push([f, { ...x }]);
@@ -45,6 +48,7 @@ EventWriter.prototype.writeFlow = function (this: EventWriter, f: Flow, x: FlowE
 };
 await runRead({ inputs: [input], output: '/dev/null' });
 EventWriter.prototype.writeFlow = writeFlow;
+FlowTable.prototype.release = release;
 cleanup();
 
 const json = new FlowEventJson();
