@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { linkSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BufferedFileSink, FileSink } from '../../../src/output/sinks/file.js';
 import { outputConfig, parseSinkArg } from '../../../src/output/sinks/config.js';
@@ -113,14 +113,22 @@ test('write-behind replaces an existing output (new inode, old one unlinked by c
     s.writeBytes(line, line.length);
     await s.close();
   };
-  // A plain file: replaced, and nothing is left beside it once close() settles.
+  // A plain file: replaced, and nothing is left beside it once close() settles. The old
+  // file is held open (inode numbers may be reused once it is unlinked): it keeps its
+  // bytes — not truncated — and has no name left.
   const plain = join(dir, 'events.ndjson');
-  writeFileSync(plain, 'old\n'.repeat(5000));
-  const before = statSync(plain).ino;
-  await write(plain);
-  assert.equal(readFileSync(plain, 'utf8'), line.toString());
-  assert.notEqual(statSync(plain).ino, before, 'a new file, not the old one truncated');
-  assert.deepEqual(readdirSync(dir), ['events.ndjson'], 'the old file set aside is unlinked');
+  const oldText = 'old\n'.repeat(5000);
+  writeFileSync(plain, oldText);
+  const oldFd = openSync(plain, 'r');
+  try {
+    await write(plain);
+    assert.equal(readFileSync(plain, 'utf8'), line.toString());
+    assert.equal(readFileSync(oldFd, 'utf8'), oldText, 'a new file: the old one was not truncated');
+    assert.equal(fstatSync(oldFd).nlink, 0, 'the old file set aside is unlinked');
+  } finally {
+    closeSync(oldFd);
+  }
+  assert.deepEqual(readdirSync(dir), ['events.ndjson'], 'nothing left beside it');
   // A symlink: the file it points at gets the output; the link stays a link.
   const real = join(dir, 'real.ndjson'), link = join(dir, 'link.ndjson');
   writeFileSync(real, 'old\n');
