@@ -333,9 +333,10 @@ export class FlowTable {
   /**
    * The caller is done with an ended flow and its parser's results (its
    * event written, nothing holds either): the table may reuse the object for
-   * a new flow, and the parser's factory the parser (`StreamParser.release`). Optional — a flow
-   * never released is simply collected. A flow still in the table, or
-   * released twice, is refused (returns false), never reused while live.
+   * a new flow, and the parser's factory the parser (`StreamParser.release`).
+   * Optional — a flow never released is simply collected. A flow still in
+   * the table, or released twice, is refused (returns false), never reused
+   * while live.
    */
   release(f: Flow): boolean {
     if (!f.ended) return false;
