@@ -330,6 +330,32 @@ const L = {
   emptyList: utf8('[]'),
 };
 
+/** A kept run of `tlsentry.tls` and the values it was written from. */
+interface StackRun {
+  readonly versionName: string | null;
+  readonly ja3sString: string | null;
+  readonly ja4: string | null;
+  readonly ja4_r: string | null;
+  readonly ja4_ro: string | null;
+  readonly ja4s: string | null;
+  readonly bytes: Buffer;
+}
+
+/** A kept run of ECS `tls.*` and the values it was written from. */
+interface EcsStackRun {
+  readonly sep: boolean;
+  readonly suites: readonly number[] | null;
+  readonly ja3s: string | null;
+  readonly leaf: CertificateSummary | null;
+  readonly version: number | null;
+  readonly cipherName: string | null;
+  readonly alpnSelected: string | null;
+  readonly bytes: Buffer;
+}
+
+/** Runs kept in both tables together before they start afresh. */
+const MAX_RUNS = 1024;
+
 export class FlowEventJson {
   private readonly ciphers = new WeakMap<readonly number[], Buffer>();
   private readonly stringLists = new WeakMap<readonly string[], Buffer>();
@@ -338,6 +364,17 @@ export class FlowEventJson {
   /** Quoted strings the TLS stage hands to many sessions (fingerprints), by value; cleared when full. */
   private readonly quoted = new Map<string, Buffer>();
   private readonly scratch = new JsonLine(8192);
+  /** `stackRun` and `ecsStackRun`: runs by JA3 string and JA3 hash, and their count (both tables). */
+  private readonly stackRuns = new Map<string, StackRun[]>();
+  private readonly ecsRuns = new Map<string, EcsStackRun[]>();
+  private runCount = 0;
+  private readonly runScratch = new JsonLine(8192);
+
+  private clearRuns(): void {
+    this.stackRuns.clear();
+    this.ecsRuns.clear();
+    this.runCount = 0;
+  }
 
   /** The event's JSON object text without its opening brace (the writer puts its `ecs` field first, as pino does). */
   body(f: Flow, x: FlowExtras = {}): string {
@@ -448,6 +485,54 @@ export class FlowEventJson {
     out.bytes(L.anomalies);
     if (t.anomalies.length === 0) out.bytes(L.emptyList);
     else out.raw(q(t.anomalies));
+    this.stackRun(t, out);
+    if (t.prefix !== null) {
+      out.bytes(L.prefix);
+      out.str(t.prefix);
+    }
+    if (t.lastAlert !== null) {
+      out.bytes(L.lastAlert);
+      out.str(t.lastAlert.name);
+    }
+  }
+
+  /**
+   * `version_name` to `ja4s` of `tlsentry.tls`: what the client and server
+   * stacks decide (the TLS stage hands every session of a stack the same
+   * strings), kept as one run of bytes per combination. A run is reused only
+   * when every value it was made from is equal; else it is written field by
+   * field and kept. Bounded: the table starts afresh when full.
+   */
+  private stackRun(t: Readonly<TlsSessionFacts>, out: JsonLine): void {
+    const key = t.ja3String;
+    if (key === null) {
+      this.stackFields(t, out);
+      return;
+    }
+    const list = this.stackRuns.get(key);
+    if (list !== undefined) {
+      for (const r of list) {
+        if (r.versionName === t.versionName && r.ja3sString === t.ja3sString && r.ja4 === t.ja4 && r.ja4_r === t.ja4_r && r.ja4_ro === t.ja4_ro && r.ja4s === t.ja4s) {
+          out.bytes(r.bytes);
+          return;
+        }
+      }
+    }
+    const scratch = this.runScratch;
+    scratch.reset();
+    this.stackFields(t, scratch);
+    const r: StackRun = {
+      versionName: t.versionName, ja3sString: t.ja3sString, ja4: t.ja4, ja4_r: t.ja4_r, ja4_ro: t.ja4_ro, ja4s: t.ja4s,
+      bytes: Buffer.from(scratch.buf.subarray(0, scratch.pos)),
+    };
+    if (this.runCount >= MAX_RUNS) this.clearRuns();
+    this.runCount++;
+    if (list !== undefined) list.push(r);
+    else this.stackRuns.set(key, [r]);
+    out.bytes(r.bytes);
+  }
+
+  private stackFields(t: Readonly<TlsSessionFacts>, out: JsonLine): void {
     if (t.versionName !== null) {
       out.bytes(L.versionName);
       out.str(t.versionName);
@@ -460,14 +545,6 @@ export class FlowEventJson {
     if (t.ja4s !== null) {
       out.bytes(L.ja4s);
       out.str(t.ja4s);
-    }
-    if (t.prefix !== null) {
-      out.bytes(L.prefix);
-      out.str(t.prefix);
-    }
-    if (t.lastAlert !== null) {
-      out.bytes(L.lastAlert);
-      out.str(t.lastAlert.name);
     }
   }
 
@@ -484,6 +561,51 @@ export class FlowEventJson {
       out.str(t.sni);
       sep = true;
     }
+    this.ecsStackRun(t, leaf, sep, out);
+  }
+
+  /**
+   * ECS `tls.client.ja3` to `tls.next_protocol`, after the server name (`sep`:
+   * one was written): the stacks' values and the server's leaf certificate,
+   * kept as one run of bytes per combination, as `stackRun`.
+   */
+  private ecsStackRun(t: Readonly<TlsSessionFacts>, leaf: CertificateSummary | null, sep: boolean, out: JsonLine): void {
+    const key = t.ja3;
+    if (key === null) {
+      this.ecsStackFields(t, leaf, sep, out);
+      return;
+    }
+    const suites = t.clientHello === null ? null : t.clientHello.cipherSuites;
+    const list = this.ecsRuns.get(key);
+    if (list !== undefined) {
+      for (const r of list) {
+        if (
+          r.sep === sep && r.suites === suites && r.ja3s === t.ja3s && r.leaf === leaf && r.version === t.version &&
+          r.cipherName === t.cipherName && r.alpnSelected === t.alpnSelected
+        ) {
+          out.bytes(r.bytes);
+          return;
+        }
+      }
+    }
+    const scratch = this.runScratch;
+    scratch.reset();
+    this.ecsStackFields(t, leaf, sep, scratch);
+    const r: EcsStackRun = {
+      sep, suites, ja3s: t.ja3s, leaf, version: t.version, cipherName: t.cipherName, alpnSelected: t.alpnSelected,
+      bytes: Buffer.from(scratch.buf.subarray(0, scratch.pos)),
+    };
+    // Only lists and summaries that cannot change may be kept by identity (as byIdentity).
+    if ((suites === null || Object.isFrozen(suites)) && (leaf === null || Object.isFrozen(leaf))) {
+      if (this.runCount >= MAX_RUNS) this.clearRuns();
+      this.runCount++;
+      if (list !== undefined) list.push(r);
+      else this.ecsRuns.set(key, [r]);
+    }
+    out.bytes(r.bytes);
+  }
+
+  private ecsStackFields(t: Readonly<TlsSessionFacts>, leaf: CertificateSummary | null, sep: boolean, out: JsonLine): void {
     if (t.ja3 !== null) {
       if (sep) out.byte(0x2c);
       this.field(L.ja3, t.ja3, out);

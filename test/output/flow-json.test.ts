@@ -14,7 +14,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 
 import { runRead, type ReadOptions } from '../../src/cli/pipeline.js';
-import { addressBytes, addressText, communityIdTcp, communityIdV1, flowId, type Flow } from '../../src/flow/index.js';
+import { addressBytes, addressText, communityIdTcp, communityIdV1, flowId, FlowTable, type Flow } from '../../src/flow/index.js';
+import type { TlsSessionFacts } from '../../src/tls/index.js';
 import type { Direction } from '../../src/flow/stream-parser.js';
 import { FlowEventJson, JsonLine } from '../../src/output/flow-json.js';
 import { buildFlowEvent, isoTime, isoTimeSlow, type FlowExtras } from '../../src/output/schema.js';
@@ -124,6 +125,62 @@ describe('flow event JSON: fast writer = buildFlowEvent', () => {
       }),
       { numRuns: Number(process.env.FLOW_JSON_RUNS ?? 40) },
     );
+  });
+});
+
+describe('flow event JSON: kept runs of stack fields', () => {
+  it('an event that differs from a kept run in any value the run covers is written from its own values', async (t) => {
+    // Flows and extras of real TLS sessions, kept from reuse (FlowTable.release) so they can be written again.
+    const seen: [Flow, FlowExtras][] = [];
+    const proto = EventWriter.prototype;
+    const original = proto.writeFlow;
+    const release = FlowTable.prototype.release;
+    proto.writeFlow = function (this: EventWriter, f: Flow, extras: FlowExtras = {}) {
+      seen.push([f, { ...extras }]);
+      return original.call(this, f, extras);
+    };
+    FlowTable.prototype.release = () => false;
+    try {
+      await runRead({ inputs: ['pcaps/tls12-openssl.pcap', 'pcaps/tls13-upload.pcap', 'pcaps/tls-unknown-ca.pcap'], output: join(tempDir(), 'e.ndjson') });
+    } finally {
+      proto.writeFlow = original;
+      FlowTable.prototype.release = release;
+    }
+    const tlsFlows = seen.filter(([, x]) => x.tls?.ja3String && x.tls.ja3);
+    assert.ok(tlsFlows.length >= 3, `${tlsFlows.length} TLS flows`);
+    const otherLeaf = seen.map(([, x]) => x.leaf).find((l) => l) ?? null;
+    const variants: [string, (tls: TlsSessionFacts) => Partial<TlsSessionFacts>][] = [
+      ['versionName', () => ({ versionName: 'TLSv10' })],
+      ['ja3sString', (x) => ({ ja3sString: `${x.ja3sString}-0` })],
+      ['ja4', (x) => ({ ja4: `${x.ja4}x` })],
+      ['ja4_r', (x) => ({ ja4_r: `${x.ja4_r}x` })],
+      ['ja4_ro', (x) => ({ ja4_ro: `${x.ja4_ro}x` })],
+      ['ja4s', () => ({ ja4s: 't130200_1302_a56c5b993250' })],
+      ['no server name', () => ({ sni: null })],
+      ['another server name', () => ({ sni: 'other.example' })],
+      ['ja3s', () => ({ ja3s: '0123456789abcdef0123456789abcdef' })],
+      ['version', (x) => ({ version: x.version === 0x0304 ? 0x0303 : 0x0304 })],
+      ['cipherName', () => ({ cipherName: 'TLS_CHACHA20_POLY1305_SHA256' })],
+      ['alpnSelected', (x) => ({ alpnSelected: x.alpnSelected === null ? 'h2' : null })],
+      ['cipher suites', (x) => ({ clientHello: x.clientHello && { ...x.clientHello, cipherSuites: Object.freeze([0x1301, 0x1302]) } })],
+    ];
+    const json = new FlowEventJson();
+    let compared = 0;
+    const check = (label: string, f: Flow, x: FlowExtras): void => {
+      assert.equal(json.body(f, x), JSON.stringify(buildFlowEvent(f, x)).slice(1), label);
+      compared++;
+    };
+    for (const [f, x] of tlsFlows) {
+      const tls = x.tls as TlsSessionFacts;
+      check('as captured', f, x);
+      for (const [name, change] of variants) {
+        check(name, f, { ...x, tls: { ...tls, ...change(tls) } });
+        check(`${name}, then as captured again`, f, x);
+      }
+      check('another leaf', f, { ...x, leaf: x.leaf === otherLeaf ? null : otherLeaf });
+      check('no leaf', f, { ...x, leaf: null });
+    }
+    t.diagnostic(`${compared} events compared`);
   });
 });
 
