@@ -11,8 +11,10 @@
 #                                          # what certificates and TLS cost (not in the default set)
 #   BENCH_REGEN=1 bash bench/run.sh        # regenerate the captures first
 #
-# Each tool runs BENCH_RUNS times per capture; the row shows the median wall time
-# and the largest peak RSS (/usr/bin/time -v). MB = 10^6 bytes of capture file.
+# Each tool runs BENCH_RUNS times per capture, in rounds (every tool once per
+# round, so the tools share the machine's slow and fast stretches); the row shows
+# the median wall time and the largest peak RSS (/usr/bin/time -v), the log every
+# run's time. MB = 10^6 bytes of capture file.
 # A tool that is missing or fails gets "n/a" and a note; the others still run.
 # Writes bench/results.md and prints the same table.
 set -uo pipefail
@@ -71,39 +73,53 @@ for cap in "${captures[@]}"; do
   packets=$(sed -n 's/^packets=//p' "$cache/$cap.meta" 2>/dev/null)
   [ -n "$packets" ] || packets=$(capinfos -M -c -T "$f" | awk -F'\t' 'NR==2 {print $2}')
   bytes=$(stat -c %s "$f")
+  # Rounds, not one tool after another: each round runs every tool once, so a
+  # stretch of this VM running slower (its speed drifts by 10-15 % over
+  # minutes) falls on all tools alike instead of on whichever ran then.
+  declare -A cmds=() times=() rss_max=() failed=() notes=()
   for tool in "${tools[@]}"; do
     cmd=$(cmd_for "$tool" "$f")
     if [ -z "$cmd" ]; then
       note="not available"; [[ "$tool" = tlsentry* ]] && note="not built (npm run build)"
-      rows+=("$(row "$cap" "$tool" "$packets" "$bytes" "" "" "$note")")
-      log "$cap / $tool: $note"; continue
+      failed[$tool]=$note
+      log "$cap / $tool: $note"
+    else
+      cmds[$tool]=$cmd; times[$tool]=""; rss_max[$tool]=0
     fi
-    cat "$f" >/dev/null   # page cache
-    times=(); rss_max=0; failed=
-    for r in $(seq 1 "$runs"); do
+  done
+  cat "$f" >/dev/null   # page cache
+  for r in $(seq 1 "$runs"); do
+    for tool in "${tools[@]}"; do
+      [ -n "${failed[$tool]:-}" ] && continue
       rm -f "$out/events.ndjson"
       t0=$(date +%s%N)
       stdout=$out/stdout; [ "$tool" = cat ] && stdout=/dev/null
       # shellcheck disable=SC2086
-      /usr/bin/time -v -o "$out/time" $cmd >"$stdout" 2>"$out/stderr"
+      /usr/bin/time -v -o "$out/time" ${cmds[$tool]} >"$stdout" 2>"$out/stderr"
       rc=$?
       t1=$(date +%s%N)
       if [ "$rc" -ne 0 ]; then
-        failed="exit $rc: $(grep -v '^Running as user' "$out/stderr" | head -n 1 | cut -c1-80 | tr '|' '/')"
-        break
+        failed[$tool]="exit $rc: $(grep -v '^Running as user' "$out/stderr" | head -n 1 | cut -c1-80 | tr '|' '/')"
+        log "$cap / $tool: ${failed[$tool]}"
+        continue
       fi
-      times+=($(( (t1 - t0) / 1000 )))
+      times[$tool]+=" $(( (t1 - t0) / 1000 ))"
       rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/time")
-      [ "$rss" -gt "$rss_max" ] && rss_max=$rss
+      [ "$rss" -gt "${rss_max[$tool]}" ] && rss_max[$tool]=$rss
+      # The output note is taken from the last round's files.
+      [ "$r" -eq "$runs" ] && notes[$tool]=$(output_note "$tool" "$f")
     done
-    if [ -n "$failed" ]; then
-      rows+=("$(row "$cap" "$tool" "$packets" "$bytes" "" "" "$failed")")
-      log "$cap / $tool: $failed"; continue
-    fi
-    med=$(printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-    rows+=("$(row "$cap" "$tool" "$packets" "$bytes" "$med" "$rss_max" "$(output_note "$tool" "$f")")")
-    log "$cap / $tool: ${rows[-1]}"
   done
+  for tool in "${tools[@]}"; do
+    if [ -n "${failed[$tool]:-}" ]; then
+      rows+=("$(row "$cap" "$tool" "$packets" "$bytes" "" "" "${failed[$tool]}")")
+      continue
+    fi
+    med=$(printf '%s\n' ${times[$tool]} | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+    rows+=("$(row "$cap" "$tool" "$packets" "$bytes" "$med" "${rss_max[$tool]}" "${notes[$tool]}")")
+    log "$cap / $tool: ${rows[-1]} (runs, µs:${times[$tool]})"
+  done
+  unset cmds times rss_max failed notes
 done
 
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
@@ -113,7 +129,7 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
   echo "$(date -u +%F), $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
        "Node $(node -v 2>/dev/null), tshark $(tshark -v 2>/dev/null | sed -n '1s/.*) \([0-9.]*\).*/\1/p'), nDPI $(ndpiReader -h 2>/dev/null | sed -n 's/.*nDPI \([0-9.]*\).*/\1/p' | head -n 1)," \
        "tcpdump $(tcpdump --version 2>/dev/null | sed -n 's/^tcpdump version //p')."
-  echo "Median of $runs runs per row, file in the page cache; peak RSS is the largest of the runs."
+  echo "Median of $runs runs per row, run in rounds (each tool once per round), file in the page cache; peak RSS is the largest of the runs."
   echo "MB = 10^6 bytes of capture file. Captures: \`bench/gen-captures.sh\`"
   for cap in "${captures[@]}"; do
     [ -s "$cache/$cap.meta" ] && echo "- $cap: $(sed -n 's/^connections=//p' "$cache/$cap.meta") TCP connections, $(sed -n 's/^out_of_order=//p' "$cache/$cap.meta") out-of-order segments, generated $(sed -n 's/^generated=//p' "$cache/$cap.meta") in $(sed -n 's/^gen_seconds=//p' "$cache/$cap.meta") s"
