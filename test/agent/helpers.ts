@@ -4,11 +4,11 @@
  * and an agent process started through the CLI helper.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AttributionQuery } from '../../src/shared/endpoint-api.js';
+import { tempDir } from '../helpers/tools.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SHARED = resolve(REPO, '../shared/endpoint');
@@ -51,7 +51,7 @@ export function zeekQueries(flows: ZeekJoinedFlow[]): { flow: ZeekJoinedFlow; qu
 export const TOKEN = 'test-token-0123456789abcdef';
 
 export function tokenFile(token = TOKEN): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tlsentry-agent-'));
+  const dir = tempDir('tlsentry-agent-');
   const f = join(dir, 'token');
   writeFileSync(f, `${token}\n`, { mode: 0o600 });
   return f;

@@ -5,8 +5,7 @@
  * declare fails.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -14,6 +13,7 @@ import { runAgent, type RunningAgent } from '../../src/agent/index.js';
 import type { AttributionResponse } from '../../src/shared/endpoint-api.js';
 import { call, OPENAPI, sharedPath, tokenFile } from './helpers.js';
 import { OpenApi } from './openapi-validator.js';
+import { tempDir } from '../helpers/tools.js';
 
 const api = new OpenApi(OPENAPI);
 
@@ -53,7 +53,7 @@ describe('api/openapi.yaml', () => {
 
 describe('agent answers conform to api/openapi.yaml', () => {
   let agent: RunningAgent;
-  const dir = mkdtempSync(join(tmpdir(), 'tlsentry-openapi-'));
+  const dir = tempDir('tlsentry-openapi-');
   before(async () => {
     // two processes with the same 5-tuple at the same time (ambiguous), one with modules and an EID 8
     const host = 'H1.example.test';

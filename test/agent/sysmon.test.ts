@@ -6,8 +6,7 @@
  * JSON arrays, EID 8 annotations, files that grow.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +16,7 @@ import { SysmonBackend } from '../../src/agent/sysmon/backend.js';
 import { guidStartMs, normalizeEvent, parseSysmonTime } from '../../src/agent/sysmon/events.js';
 import type { AttributionQuery, AttributionResponse, AttributionResult, HealthResponse } from '../../src/shared/endpoint-api.js';
 import { call, readZeekJoined, sharedPath, SKIP_NO_SHARED, sysmonMs, tokenFile, zeekQueries } from './helpers.js';
+import { tempDir } from '../helpers/tools.js';
 
 const C05 = sharedPath('otrf_lsass_campaign_05');
 const C02 = sharedPath('otrf_lsass_campaign_02');
@@ -253,7 +253,7 @@ describe('sysmon event formats and process GUIDs', () => {
   });
 
   it('Winlogbeat-nested, gzip, JSON array and junk lines in one directory; EID 8 kept as an annotation; EID 5 ends the process', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tlsentry-sysmon-'));
+    const dir = tempDir('tlsentry-sysmon-');
     const guid = '{11111111-2222-6400-aaaa-000000000001}'; // GUID time 0x64002222
     const target = '{11111111-3333-6400-aaaa-000000000002}';
     const host = 'WS01.example.test';

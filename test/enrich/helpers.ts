@@ -3,20 +3,20 @@
  * real agent has something to answer), queries for it, and a fake agent
  * whose answers a test scripts (slow, malformed, failing).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { AttributionQuery, AttributionResult } from '../../src/shared/endpoint-api.js';
+import { tempDir } from '../helpers/tools.js';
 
 export const HOST_IP = '10.20.30.40';
 export const BASE_MS = Date.parse('2024-06-01T12:00:00.000Z');
 
 /** A directory with one Sysmon EID 1 and `n` EID 3 events (local ports 20000 + i, one every 10 ms). */
 export function syntheticSysmon(n: number): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tlsentry-enrich-'));
+  const dir = tempDir('tlsentry-enrich-');
   const guid = '{bbbbbbbb-2222-665b-0000-000000000001}';
   const t = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
   const lines = [

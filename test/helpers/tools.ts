@@ -4,7 +4,7 @@
  * tool is absent.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -31,8 +31,25 @@ export function missingTools(...tools: string[]): string | null {
   return `needs ${missing.map((t) => `${t} (Debian package ${PACKAGES[t] ?? t})`).join(', ')}`;
 }
 
+/** Directories made by `tempDir` in this process: removed when it exits (each test file is a process). */
+const made: string[] = [];
+
+/** A fresh directory under the system's temporary directory, removed with everything in it when the test process exits. */
 export function tempDir(prefix = 'tlsentry-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (made.length === 0) process.on('exit', removeMade);
+  made.push(dir);
+  return dir;
+}
+
+function removeMade(): void {
+  for (const dir of made) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // still a mount point (a test that mounted a tmpfs there and failed): leave it
+    }
+  }
 }
 
 /** A throwaway self-signed EC certificate made with openssl. */

@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -15,6 +14,7 @@ import { TlsParser, type TlsSessionFacts } from '../../src/tls/index.js';
 import { feedConversation } from './helpers/feeder.js';
 import { FIXTURES, fixtureChunks } from './helpers/fixtures.js';
 import { conversationPcap } from './helpers/pcap-writer.js';
+import { tempDir } from '../helpers/tools.js';
 
 
 function run(name: string): TlsSessionFacts {
@@ -122,7 +122,7 @@ describe('OpenSSL handshakes', () => {
 
   const tshark = spawnSync('tshark', ['--version']).status === 0;
   it('JA3 and JA3S equal tshark on every fixture', { skip: tshark ? false : 'tshark not installed' }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tlsentry-ja3-'));
+    const dir = tempDir('tlsentry-ja3-');
     let compared = 0;
     for (const file of readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort()) {
       const name = file.replace(/\.json$/, '');
