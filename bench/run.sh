@@ -134,7 +134,7 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
   echo "$(date -u +%F), $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
        "Node $(node -v 2>/dev/null), tshark $(tshark -v 2>/dev/null | sed -n '1s/.*) \([0-9.]*\).*/\1/p'), nDPI $(ndpiReader -h 2>/dev/null | sed -n 's/.*nDPI \([0-9.]*\).*/\1/p' | head -n 1)," \
        "tcpdump $(tcpdump --version 2>/dev/null | sed -n 's/^tcpdump version //p')."
-  echo "Median of $runs runs per row, run in rounds (each tool once per round), file in the page cache; peak RSS is the largest of the runs."
+  echo "Median of $runs runs per row, run in rounds (each tool once per round), each after sync with the previous output removed, file in the page cache; peak RSS is the largest of the runs."
   echo "MB = 10^6 bytes of capture file. Captures: \`bench/gen-captures.sh\`"
   for cap in "${captures[@]}"; do
     [ -s "$cache/$cap.meta" ] && echo "- $cap: $(sed -n 's/^connections=//p' "$cache/$cap.meta") TCP connections, $(sed -n 's/^out_of_order=//p' "$cache/$cap.meta") out-of-order segments, generated $(sed -n 's/^generated=//p' "$cache/$cap.meta") in $(sed -n 's/^gen_seconds=//p' "$cache/$cap.meta") s"
