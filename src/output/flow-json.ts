@@ -355,6 +355,12 @@ interface EcsStackRun {
 
 /** Runs kept in both tables together before they start afresh. */
 const MAX_RUNS = 1024;
+/**
+ * Runs kept under one key (one client stack): a stream of sessions that vary
+ * what a run covers (hostile servers) makes the rest be written field by
+ * field instead of lengthening the list every event walks.
+ */
+const MAX_RUNS_PER_KEY = 8;
 
 export class FlowEventJson {
   private readonly ciphers = new WeakMap<readonly number[], Buffer>();
@@ -525,10 +531,12 @@ export class FlowEventJson {
       versionName: t.versionName, ja3sString: t.ja3sString, ja4: t.ja4, ja4_r: t.ja4_r, ja4_ro: t.ja4_ro, ja4s: t.ja4s,
       bytes: Buffer.from(scratch.buf.subarray(0, scratch.pos)),
     };
-    if (this.runCount >= MAX_RUNS) this.clearRuns();
-    this.runCount++;
-    if (list !== undefined) list.push(r);
-    else this.stackRuns.set(key, [r]);
+    if (list === undefined || list.length < MAX_RUNS_PER_KEY) {
+      if (this.runCount >= MAX_RUNS) this.clearRuns();
+      this.runCount++;
+      if (list !== undefined && this.stackRuns.get(key) === list) list.push(r);
+      else this.stackRuns.set(key, [r]);
+    }
     out.bytes(r.bytes);
   }
 
@@ -596,10 +604,10 @@ export class FlowEventJson {
       bytes: Buffer.from(scratch.buf.subarray(0, scratch.pos)),
     };
     // Only lists and summaries that cannot change may be kept by identity (as byIdentity).
-    if ((suites === null || Object.isFrozen(suites)) && (leaf === null || Object.isFrozen(leaf))) {
+    if ((suites === null || Object.isFrozen(suites)) && (leaf === null || Object.isFrozen(leaf)) && (list === undefined || list.length < MAX_RUNS_PER_KEY)) {
       if (this.runCount >= MAX_RUNS) this.clearRuns();
       this.runCount++;
-      if (list !== undefined) list.push(r);
+      if (list !== undefined && this.ecsRuns.get(key) === list) list.push(r);
       else this.ecsRuns.set(key, [r]);
     }
     out.bytes(r.bytes);
