@@ -74,7 +74,7 @@ for cap in "${captures[@]}"; do
   [ -n "$packets" ] || packets=$(capinfos -M -c -T "$f" | awk -F'\t' 'NR==2 {print $2}')
   bytes=$(stat -c %s "$f")
   # Rounds, not one tool after another: each round runs every tool once, so a
-  # stretch of this VM running slower (its speed drifts by 10-15 % over
+  # stretch of this VM running slower (its speed drifts by 10-25 % over
   # minutes) falls on all tools alike instead of on whichever ran then.
   declare -A cmds=() times=() rss_max=() failed=() notes=()
   for tool in "${tools[@]}"; do
