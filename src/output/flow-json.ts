@@ -33,6 +33,7 @@ import { HISTORY_BYTES } from '../flow/flow.js';
 import { flowCommunityId } from '../flow/community-id.js';
 import { flowIdCodes } from '../flow/flow-id.js';
 import { cipherSuiteName, ecsVersion, type TlsSessionFacts, type TlsSideFacts } from '../tls/index.js';
+import { Table } from '../tls/intern.js';
 import type { CertificateSummary, ChainVerdict } from '../x509/index.js';
 import { isoTime, SCHEMA_VERSION, type FlowExtras } from './schema.js';
 
@@ -330,37 +331,31 @@ const L = {
   emptyList: utf8('[]'),
 };
 
-/** A kept run of `tlsentry.tls` and the values it was written from. */
-interface StackRun {
-  readonly versionName: string | null;
-  readonly ja3sString: string | null;
-  readonly ja4: string | null;
-  readonly ja4_r: string | null;
-  readonly ja4_ro: string | null;
-  readonly ja4s: string | null;
+/** A kept run of event bytes and the values it was written from, in order. */
+interface KeptRun {
+  readonly values: readonly unknown[];
   readonly bytes: Buffer;
 }
 
-/** A kept run of ECS `tls.*` and the values it was written from. */
-interface EcsStackRun {
-  readonly sep: boolean;
-  readonly suites: readonly number[] | null;
-  readonly ja3s: string | null;
-  readonly leaf: CertificateSummary | null;
-  readonly version: number | null;
-  readonly cipherName: string | null;
-  readonly alpnSelected: string | null;
-  readonly bytes: Buffer;
-}
-
-/** Runs kept in both tables together before they start afresh. */
-const MAX_RUNS = 1024;
+/** Runs kept per table before it starts afresh. */
+const MAX_RUNS = 512;
 /**
  * Runs kept under one key (one client stack): a stream of sessions that vary
  * what a run covers (hostile servers) makes the rest be written field by
  * field instead of lengthening the list every event walks.
  */
 const MAX_RUNS_PER_KEY = 8;
+
+/** The bytes of the run under `key` made from `values[0, n)`, or null. */
+function keptRun(table: Table<KeptRun, string>, key: string, values: readonly unknown[], n: number): Buffer | null {
+  const list = table.bucket(key);
+  if (list === undefined) return null;
+  next: for (const r of list) {
+    for (let i = 0; i < n; i++) if (r.values[i] !== values[i]) continue next;
+    return r.bytes;
+  }
+  return null;
+}
 
 export class FlowEventJson {
   private readonly ciphers = new WeakMap<readonly number[], Buffer>();
@@ -370,16 +365,19 @@ export class FlowEventJson {
   /** Quoted strings the TLS stage hands to many sessions (fingerprints), by value; cleared when full. */
   private readonly quoted = new Map<string, Buffer>();
   private readonly scratch = new JsonLine(8192);
-  /** `stackRun` and `ecsStackRun`: runs by JA3 string and JA3 hash, and their count (both tables). */
-  private readonly stackRuns = new Map<string, StackRun[]>();
-  private readonly ecsRuns = new Map<string, EcsStackRun[]>();
-  private runCount = 0;
+  /** `stackRun` and `ecsStackRun`: runs by JA3 string and by JA3 hash. */
+  private readonly stackRuns = new Table<KeptRun, string>(MAX_RUNS, MAX_RUNS_PER_KEY);
+  private readonly ecsRuns = new Table<KeptRun, string>(MAX_RUNS, MAX_RUNS_PER_KEY);
+  /** The values a run is looked up by (filled per event, copied only into a new run). */
+  private readonly runValues: unknown[] = new Array<unknown>(8).fill(null);
   private readonly runScratch = new JsonLine(8192);
 
-  private clearRuns(): void {
-    this.stackRuns.clear();
-    this.ecsRuns.clear();
-    this.runCount = 0;
+  /** The run `write` just wrote into `runScratch`, as bytes; filed under `key` with `runValues[0, n)` when `keep`. */
+  private newRun(table: Table<KeptRun, string>, key: string, n: number, keep: boolean): Buffer {
+    const s = this.runScratch;
+    const bytes = Buffer.from(s.buf.subarray(0, s.pos));
+    if (keep) table.add(key, { values: this.runValues.slice(0, n), bytes });
+    return bytes;
   }
 
   /** The event's JSON object text without its opening brace (the writer puts its `ecs` field first, as pino does). */
@@ -515,29 +513,20 @@ export class FlowEventJson {
       this.stackFields(t, out);
       return;
     }
-    const list = this.stackRuns.get(key);
-    if (list !== undefined) {
-      for (const r of list) {
-        if (r.versionName === t.versionName && r.ja3sString === t.ja3sString && r.ja4 === t.ja4 && r.ja4_r === t.ja4_r && r.ja4_ro === t.ja4_ro && r.ja4s === t.ja4s) {
-          out.bytes(r.bytes);
-          return;
-        }
-      }
+    const v = this.runValues;
+    v[0] = t.versionName;
+    v[1] = t.ja3sString;
+    v[2] = t.ja4;
+    v[3] = t.ja4_r;
+    v[4] = t.ja4_ro;
+    v[5] = t.ja4s;
+    let bytes = keptRun(this.stackRuns, key, v, 6);
+    if (bytes === null) {
+      this.runScratch.reset();
+      this.stackFields(t, this.runScratch);
+      bytes = this.newRun(this.stackRuns, key, 6, true);
     }
-    const scratch = this.runScratch;
-    scratch.reset();
-    this.stackFields(t, scratch);
-    const r: StackRun = {
-      versionName: t.versionName, ja3sString: t.ja3sString, ja4: t.ja4, ja4_r: t.ja4_r, ja4_ro: t.ja4_ro, ja4s: t.ja4s,
-      bytes: Buffer.from(scratch.buf.subarray(0, scratch.pos)),
-    };
-    if (list === undefined || list.length < MAX_RUNS_PER_KEY) {
-      if (this.runCount >= MAX_RUNS) this.clearRuns();
-      this.runCount++;
-      if (list !== undefined && this.stackRuns.get(key) === list) list.push(r);
-      else this.stackRuns.set(key, [r]);
-    }
-    out.bytes(r.bytes);
+    out.bytes(bytes);
   }
 
   private stackFields(t: Readonly<TlsSessionFacts>, out: JsonLine): void {
@@ -584,33 +573,22 @@ export class FlowEventJson {
       return;
     }
     const suites = t.clientHello === null ? null : t.clientHello.cipherSuites;
-    const list = this.ecsRuns.get(key);
-    if (list !== undefined) {
-      for (const r of list) {
-        if (
-          r.sep === sep && r.suites === suites && r.ja3s === t.ja3s && r.leaf === leaf && r.version === t.version &&
-          r.cipherName === t.cipherName && r.alpnSelected === t.alpnSelected
-        ) {
-          out.bytes(r.bytes);
-          return;
-        }
-      }
+    const v = this.runValues;
+    v[0] = sep;
+    v[1] = suites;
+    v[2] = t.ja3s;
+    v[3] = leaf;
+    v[4] = t.version;
+    v[5] = t.cipherName;
+    v[6] = t.alpnSelected;
+    let bytes = keptRun(this.ecsRuns, key, v, 7);
+    if (bytes === null) {
+      this.runScratch.reset();
+      this.ecsStackFields(t, leaf, sep, this.runScratch);
+      // Only lists and summaries that cannot change may be kept by identity (as byIdentity).
+      bytes = this.newRun(this.ecsRuns, key, 7, (suites === null || Object.isFrozen(suites)) && (leaf === null || Object.isFrozen(leaf)));
     }
-    const scratch = this.runScratch;
-    scratch.reset();
-    this.ecsStackFields(t, leaf, sep, scratch);
-    const r: EcsStackRun = {
-      sep, suites, ja3s: t.ja3s, leaf, version: t.version, cipherName: t.cipherName, alpnSelected: t.alpnSelected,
-      bytes: Buffer.from(scratch.buf.subarray(0, scratch.pos)),
-    };
-    // Only lists and summaries that cannot change may be kept by identity (as byIdentity).
-    if ((suites === null || Object.isFrozen(suites)) && (leaf === null || Object.isFrozen(leaf)) && (list === undefined || list.length < MAX_RUNS_PER_KEY)) {
-      if (this.runCount >= MAX_RUNS) this.clearRuns();
-      this.runCount++;
-      if (list !== undefined && this.ecsRuns.get(key) === list) list.push(r);
-      else this.ecsRuns.set(key, [r]);
-    }
-    out.bytes(r.bytes);
+    out.bytes(bytes);
   }
 
   private ecsStackFields(t: Readonly<TlsSessionFacts>, leaf: CertificateSummary | null, sep: boolean, out: JsonLine): void {

@@ -20,13 +20,18 @@ function mix(h: number, v: number): number {
 /**
  * Values filed in lists under a key (a hash, or a list's identity), at most
  * `capacity` in all: when full it starts afresh, so a flood of one-off values
- * costs no memory. The interning tables here and the hello memo use it.
+ * costs no memory. With `perKey`, a list that long files nothing more (`add`
+ * still returns the value), so no lookup walks a longer one. The interning
+ * tables here, the hello memo and the flow-event writer's kept runs use it.
  */
 export class Table<T, K = number> {
   private readonly map = new Map<K, T[]>();
   private count = 0;
 
-  constructor(private readonly capacity = MAX_ENTRIES) {}
+  constructor(
+    private readonly capacity = MAX_ENTRIES,
+    private readonly perKey = Infinity,
+  ) {}
 
   bucket(h: K): T[] | undefined {
     return this.map.get(h);
@@ -39,7 +44,8 @@ export class Table<T, K = number> {
     }
     const b = this.map.get(h);
     if (b === undefined) this.map.set(h, [v]);
-    else b.push(v);
+    else if (b.length < this.perKey) b.push(v);
+    else return v;
     this.count++;
     return v;
   }
