@@ -182,11 +182,7 @@ export class BufferedFileSink {
       return; // e.g. no write permission on the directory: truncate instead
     }
     this.inFlight++;
-    unlink(aside, (err) => {
-      if (err !== null) this.backgroundError ??= err;
-      this.inFlight--;
-      if (this.inFlight === 0) this.onIdle();
-    });
+    unlink(aside, (err) => this.landed(err));
   }
 
   /**
@@ -276,12 +272,10 @@ export class BufferedFileSink {
         write(fd, buf, off, len - off, at, done);
         return;
       }
-      if (err !== null || n <= 0) this.backgroundError ??= err ?? new Error(`write returned ${n}`);
-      this.inFlight--;
       this.inFlightBytes -= len;
       // Reused rather than allocated anew: a fresh 1 MiB buffer costs page faults on every first touch.
       if (buf.length === this.bufferBytes && this.spare.length < MAX_SPARE) this.spare.push(buf);
-      if (this.inFlight === 0) this.onIdle();
+      this.landed(err !== null || n > 0 ? err : new Error(`write returned ${n}`));
     };
     write(fd, buf, 0, len, at, done);
   }
@@ -304,6 +298,12 @@ export class BufferedFileSink {
   private closeWhenIdle(fd: number): void {
     if (this.inFlight === 0) closeSync(fd);
     else this.retired.push(fd);
+  }
+
+  /** A background write or unlink finished (`err`: the first one is thrown by the next call that writes). */
+  private landed(err: Error | null): void {
+    if (err !== null) this.backgroundError ??= err;
+    if (--this.inFlight === 0) this.onIdle();
   }
 
   private onIdle(): void {
