@@ -343,7 +343,6 @@ export class FlowTable {
     f.ended = false;
     if (f.parser !== null && f.parser.release !== undefined) f.parser.release();
     f.parser = null;
-    f.externalId = null;
     if (this.free.length < MAX_FREE) this.free.push(f);
     return true;
   }

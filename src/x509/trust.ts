@@ -335,7 +335,6 @@ function remove<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 
 const OID_SKID = [0x06, 0x03, 0x55, 0x1d, 0x0e]; // 2.5.29.14
 
-
 /**
  * The keys a certificate is filed under in a TrustStore — OpenSSL's canonical
  * subject (the same `canonValue` the full parse uses) and the subject
