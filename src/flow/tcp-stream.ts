@@ -115,7 +115,8 @@ export class TcpStream {
    * reuses ended flows: short-lived connections otherwise fill the young
    * generation with objects that survive a scavenge or two and die old).
    * Every field is set again; test/flow/flow-pool.test.ts checks a reset
-   * stream against a new one, so a field added without a line here fails it.
+   * stream against a new one, so a field added without a line here fails it
+   * (and `Flow.reset` says why the initialisers stay).
    */
   reset(dir: Direction): void {
     this.dir = dir;

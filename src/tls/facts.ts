@@ -211,7 +211,7 @@ export function makeSessionFacts(
  * and `server` its two side facts in their original roles (a pooled parser:
  * nothing else refers to `f` any more). test/tls/parser-pool.test.ts checks
  * the result against new facts, so a field added to `makeSessionFacts`
- * without a line here fails it.
+ * without a line here fails it (`Flow.reset` says why the literal stays).
  */
 export function resetSessionFacts(
   f: TlsSessionFacts,
