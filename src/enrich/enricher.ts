@@ -93,7 +93,7 @@ interface Entry {
 type Failure = 'timeout' | 'agent_unavailable' | 'auth_failed' | 'bad_response';
 
 /** A query that failed: the stat it counts in and its anomaly. */
-const FAILURE_COUNT: Record<Failure, readonly [keyof EnricherStats & ('timeouts' | 'unavailable' | 'authFailures' | 'badResponses'), number]> = {
+const FAILURE_COUNT: Record<Failure, readonly ['timeouts' | 'unavailable' | 'authFailures' | 'badResponses', number]> = {
   timeout: ['timeouts', EA.timeout],
   agent_unavailable: ['unavailable', EA.agentUnavailable],
   auth_failed: ['authFailures', EA.authFailed],
