@@ -87,7 +87,7 @@ export interface ClientHello {
   readonly quicTransportParameters: boolean;
 }
 
-type MutableClientHello = {
+export type MutableClientHello = {
   -readonly [K in keyof ClientHello]: ClientHello[K];
 };
 
@@ -124,6 +124,43 @@ function emptyHello(sslv2: boolean, declaredLength: number): MutableClientHello 
   };
 }
 
+/** A ClientHello for `parseClientHello` to parse into (a parser's own, reused from session to session). */
+export function newClientHello(): MutableClientHello {
+  return emptyHello(false, 0);
+}
+
+/**
+ * `ch` as `emptyHello` makes it (the same fields, in the same order): a parser's
+ * own hello before each parse and when the parser is released, so that it pins
+ * nothing of its last session. test/tls/parser-pool.test.ts dirties every field.
+ */
+export function resetHello(ch: MutableClientHello, sslv2: boolean, declaredLength: number): MutableClientHello {
+  ch.sslv2 = sslv2;
+  ch.truncated = false;
+  ch.declaredLength = declaredLength;
+  ch.legacyVersion = -1;
+  ch.sessionId = null;
+  ch.cipherSuites = NONE;
+  ch.compressionMethods = NONE;
+  ch.extensions = NO_REFS;
+  ch.extensionTypes = NONE;
+  ch.serverName = null;
+  ch.serverNameCount = 0;
+  ch.alpn = NO_NAMES;
+  ch.supportedVersions = NONE;
+  ch.supportedGroups = NONE;
+  ch.ecPointFormats = NONE;
+  ch.signatureAlgorithms = NONE;
+  ch.keyShareGroups = NONE;
+  ch.pskKeyExchangeModes = NONE;
+  ch.pskIdentities = -1;
+  ch.earlyData = false;
+  ch.sessionTicketLength = -1;
+  ch.ech = null;
+  ch.quicTransportParameters = false;
+  return ch;
+}
+
 function incompleteCh(ch: MutableClientHello, issues: number[], need: number): ParseResult<ClientHello> {
   ch.truncated = true;
   return { status: 'incomplete', needed: need, partial: ch, issues };
@@ -144,8 +181,10 @@ export function parseClientHello(
   start: number,
   end: number,
   declaredLength: number = end - start,
+  /** A hello to parse into instead of a new one (`newClientHello`): it is reset first. */
+  into: MutableClientHello | null = null,
 ): ParseResult<ClientHello> {
-  const ch = emptyHello(false, declaredLength);
+  const ch = into === null ? emptyHello(false, declaredLength) : resetHello(into, false, declaredLength);
   const issues: number[] = [];
   const cut = end - start < declaredLength;
   if (!cut) end = start + declaredLength;

@@ -18,7 +18,7 @@ import { anomalyName, defineAnomaly, type AnomalyCounters } from '../shared/anom
 import { A } from './anomalies.js';
 import { parseCertificateList } from './certificate.js';
 import { cipherSuiteName } from './cipher-names.js';
-import { parseClientHello, parseSslv2ClientHello, type ClientHello } from './client-hello.js';
+import { newClientHello, parseClientHello, parseSslv2ClientHello, resetHello, type ClientHello } from './client-hello.js';
 import {
   alertName,
   CT_ALERT,
@@ -79,7 +79,7 @@ import {
   type RecordHeader,
 } from './record.js';
 import type { ParseResult } from './result.js';
-import { parseServerHello, parseSslv2ServerHello, type ServerHello } from './server-hello.js';
+import { newServerHello, parseServerHello, parseSslv2ServerHello, resetServerHello, type ServerHello } from './server-hello.js';
 
 const INTERNAL_ERROR = defineAnomaly(
   'tls.parser.internal_error',
@@ -337,6 +337,14 @@ export class TlsParser implements StreamParser, HandshakeSink {
   /** The client asked for TLS in a plaintext prefix (STARTTLS, CONNECT, ...). */
   private upgradeRequested = false;
 
+  /**
+   * What a session's first ClientHello and first ServerHello are parsed into:
+   * the parser's own, reused with it, instead of two objects per session that a
+   * lingering flow keeps long enough for the scavenger to promote them.
+   */
+  private readonly ownClientHello = newClientHello();
+  private readonly ownServerHello = newServerHello();
+
   /** Released parsers of the factory that made this one (`release`), or null: not pooled. */
   private readonly pool: TlsParser[] | null;
   /** Released and not yet reused: its facts were cleared (nothing may read them). */
@@ -382,6 +390,8 @@ export class TlsParser implements StreamParser, HandshakeSink {
     resetSide(this.sides[0]);
     resetSide(this.sides[1]);
     resetSessionFacts(this.f, this.dirFacts[0], this.dirFacts[1], NO_ANOMALIES, NO_NAMES, NO_CERTIFICATES, NO_CERTIFICATES);
+    resetHello(this.ownClientHello, false, 0);
+    resetServerHello(this.ownServerHello, false, 0);
     this.hsDir = 0;
     this.finished = false;
     this.helloSeen = false;
@@ -1158,7 +1168,7 @@ export class TlsParser implements StreamParser, HandshakeSink {
         if (f.clientHello === null) {
           if (dir === 1 && !this.serverHelloSeen) this.flip();
           this.history(dir, 'c');
-          const r = parseClientHello(buf, start, end);
+          const r = parseClientHello(buf, start, end, end - start, this.ownClientHello);
           this.issues(r.issues);
           if (r.status === 'ok') {
             this.applyClientHello(r.value, true, buf, start, end);
@@ -1179,7 +1189,15 @@ export class TlsParser implements StreamParser, HandshakeSink {
           return;
         }
         f.serverHelloCount++;
-        const r = parseServerHello(buf, start, end, end - start, f.clientHello !== null ? f.clientHello.sessionId : null);
+        // The parser's own ServerHello for the first one only: after a HelloRetryRequest both are kept.
+        const r = parseServerHello(
+          buf,
+          start,
+          end,
+          end - start,
+          f.clientHello !== null ? f.clientHello.sessionId : null,
+          f.serverHello === null ? this.ownServerHello : null,
+        );
         this.issues(r.issues);
         let sh: ServerHello;
         if (r.status === 'ok') sh = r.value;

@@ -62,7 +62,7 @@ export interface ServerHello {
   readonly sslv2SessionIdHit: boolean;
 }
 
-type MutableServerHello = {
+export type MutableServerHello = {
   -readonly [K in keyof ServerHello]: ServerHello[K];
 };
 
@@ -96,6 +96,35 @@ function emptyServerHello(sslv2: boolean, declaredLength: number): MutableServer
   };
 }
 
+/** A ServerHello for `parseServerHello` to parse into (a parser's own, reused from session to session). */
+export function newServerHello(): MutableServerHello {
+  return emptyServerHello(false, 0);
+}
+
+/** `sh` as `emptyServerHello` makes it (the same fields, in the same order); see `resetHello`. */
+export function resetServerHello(sh: MutableServerHello, sslv2: boolean, declaredLength: number): MutableServerHello {
+  sh.sslv2 = sslv2;
+  sh.truncated = false;
+  sh.declaredLength = declaredLength;
+  sh.legacyVersion = -1;
+  sh.helloRetryRequest = false;
+  sh.sessionId = null;
+  sh.cipherSuite = -1;
+  sh.compressionMethod = -1;
+  sh.extensions = NO_REFS;
+  sh.extensionTypes = NONE;
+  sh.selectedVersion = -1;
+  sh.version = -1;
+  sh.alpn = null;
+  sh.keyShareGroup = -1;
+  sh.pskSelectedIdentity = -1;
+  sh.sessionTicket = false;
+  sh.extendedMasterSecret = false;
+  sh.sslv2Certificate = null;
+  sh.sslv2SessionIdHit = false;
+  return sh;
+}
+
 function incompleteSh(sh: MutableServerHello, issues: number[], need: number): ParseResult<ServerHello> {
   sh.truncated = true;
   return { status: 'incomplete', needed: need, partial: sh, issues };
@@ -114,8 +143,10 @@ export function parseServerHello(
   declaredLength: number = end - start,
   /** The ClientHello's session id: an echo of it is returned as that same buffer instead of a copy. */
   echoOf: Buffer | null = null,
+  /** A hello to parse into instead of a new one (`newServerHello`): it is reset first. */
+  into: MutableServerHello | null = null,
 ): ParseResult<ServerHello> {
-  const sh = emptyServerHello(false, declaredLength);
+  const sh = into === null ? emptyServerHello(false, declaredLength) : resetServerHello(into, false, declaredLength);
   const issues: number[] = [];
   const cut = end - start < declaredLength;
   if (!cut) end = start + declaredLength;

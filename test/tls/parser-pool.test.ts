@@ -44,10 +44,15 @@ test('a released parser, reused, has exactly the state of a new one (every field
   assert.ok(p.facts.detected && p.facts.client.certificates.length + p.facts.server.certificates.length > 0);
   const r = p as unknown as Bag;
   const f = r.f as Bag;
+  assert.equal(f.clientHello, r.ownClientHello, 'the session\'s ClientHello is the parser\'s own');
+  assert.equal(f.serverHello, r.ownServerHello, 'the session\'s ServerHello is the parser\'s own');
   dirty(r, []);
   for (const s of r.sides as object[]) dirty(s, ['hs']);
   dirty(f, ['clientHello', 'serverHello', 'retryRequest', 'alpnOffered', 'anomalies', 'lastAlert', 'prefix']);
   for (const s of r.dirFacts as object[]) dirty(s, ['certificates']);
+  // The hellos the parser parses into: release must leave them as new ones, pinning nothing.
+  dirty(r.ownClientHello as object, ['cipherSuites', 'compressionMethods', 'extensions', 'extensionTypes', 'alpn', 'supportedVersions', 'supportedGroups', 'ecPointFormats', 'signatureAlgorithms', 'keyShareGroups', 'pskKeyExchangeModes']);
+  dirty(r.ownServerHello as object, ['extensions', 'extensionTypes']);
   // The roles swapped, as after a ClientHello from the responder.
   [f.client, f.server] = [f.server, f.client];
   r.released = false; // bookkeeping of release() itself, dirtied above
@@ -101,4 +106,21 @@ test('release is refused twice, and a parser made without a factory is never poo
   run(alone, tls12Session());
   alone.release();
   assert.ok(alone.facts.detected && alone.facts.server.certificates.length > 0, 'its facts stay as they were');
+});
+
+test('after a HelloRetryRequest the retry and the ServerHello are two objects: only the first ServerHello is parsed into the parser\'s own', () => {
+  const hrr = allFixtures().find(([name]) => name.includes('hrr'));
+  assert.ok(hrr, 'the recorded HelloRetryRequest fixture');
+  const make = createTlsParserFactory(new AnomalyCounters());
+  for (let round = 0; round < 2; round++) {
+    const p = make(flowA) as TlsParser;
+    run(p, hrr[1]);
+    const f = p.facts;
+    assert.ok(f.helloRetryRequest && f.retryRequest !== null && f.serverHello !== null);
+    assert.notEqual(f.retryRequest, f.serverHello);
+    assert.equal(f.retryRequest.helloRetryRequest, true);
+    assert.equal(f.serverHello.helloRetryRequest, false, 'the real ServerHello did not overwrite the retry');
+    assert.equal(f.retryRequest, (p as unknown as Bag).ownServerHello);
+    p.release();
+  }
 });
