@@ -130,12 +130,13 @@ export function newClientHello(): MutableClientHello {
 }
 
 /**
- * `ch` as `emptyHello` makes it (the same fields, in the same order): a parser's
+ * `ch` as `emptyHello(false, declaredLength)` makes it (the same fields, in the
+ * same order; only TLS-framed hellos are parsed into a target): a parser's
  * own hello before each parse and when the parser is released, so that it pins
  * nothing of its last session. test/tls/parser-pool.test.ts dirties every field.
  */
-export function resetHello(ch: MutableClientHello, sslv2: boolean, declaredLength: number): MutableClientHello {
-  ch.sslv2 = sslv2;
+export function resetHello(ch: MutableClientHello, declaredLength: number): MutableClientHello {
+  ch.sslv2 = false;
   ch.truncated = false;
   ch.declaredLength = declaredLength;
   ch.legacyVersion = -1;
@@ -184,7 +185,7 @@ export function parseClientHello(
   /** A hello to parse into instead of a new one (`newClientHello`): it is reset first. */
   into: MutableClientHello | null = null,
 ): ParseResult<ClientHello> {
-  const ch = into === null ? emptyHello(false, declaredLength) : resetHello(into, false, declaredLength);
+  const ch = into === null ? emptyHello(false, declaredLength) : resetHello(into, declaredLength);
   const issues: number[] = [];
   const cut = end - start < declaredLength;
   if (!cut) end = start + declaredLength;

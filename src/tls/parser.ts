@@ -390,8 +390,8 @@ export class TlsParser implements StreamParser, HandshakeSink {
     resetSide(this.sides[0]);
     resetSide(this.sides[1]);
     resetSessionFacts(this.f, this.dirFacts[0], this.dirFacts[1], NO_ANOMALIES, NO_NAMES, NO_CERTIFICATES, NO_CERTIFICATES);
-    resetHello(this.ownClientHello, false, 0);
-    resetServerHello(this.ownServerHello, false, 0);
+    resetHello(this.ownClientHello, 0);
+    resetServerHello(this.ownServerHello, 0);
     this.hsDir = 0;
     this.finished = false;
     this.helloSeen = false;

@@ -101,9 +101,9 @@ export function newServerHello(): MutableServerHello {
   return emptyServerHello(false, 0);
 }
 
-/** `sh` as `emptyServerHello` makes it (the same fields, in the same order); see `resetHello`. */
-export function resetServerHello(sh: MutableServerHello, sslv2: boolean, declaredLength: number): MutableServerHello {
-  sh.sslv2 = sslv2;
+/** `sh` as `emptyServerHello(false, declaredLength)` makes it (the same fields, in the same order); see `resetHello`. */
+export function resetServerHello(sh: MutableServerHello, declaredLength: number): MutableServerHello {
+  sh.sslv2 = false;
   sh.truncated = false;
   sh.declaredLength = declaredLength;
   sh.legacyVersion = -1;
@@ -146,7 +146,7 @@ export function parseServerHello(
   /** A hello to parse into instead of a new one (`newServerHello`): it is reset first. */
   into: MutableServerHello | null = null,
 ): ParseResult<ServerHello> {
-  const sh = into === null ? emptyServerHello(false, declaredLength) : resetServerHello(into, false, declaredLength);
+  const sh = into === null ? emptyServerHello(false, declaredLength) : resetServerHello(into, declaredLength);
   const issues: number[] = [];
   const cut = end - start < declaredLength;
   if (!cut) end = start + declaredLength;
